@@ -1,0 +1,65 @@
+import { join, resolve } from 'node:path';
+import { createClient, connectionError, describeTarget, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { startEmbedded } from '../db/embedded.js';
+import { addSecret, Output, type GlobalFlags } from './output.js';
+
+/** What a command gets from the entry point. */
+export interface CommandContext {
+  flags: GlobalFlags;
+  out: Output;
+  packageRoot: string;
+  /** Fires on Ctrl-C / SIGTERM. */
+  signal: AbortSignal;
+  /** Registers cleanup that runs before exit, whatever happens. */
+  onCleanup(fn: () => Promise<void>): void;
+}
+
+export function migrationDirs(ctx: CommandContext) {
+  return {
+    migrationsDir: resolve(ctx.flags.migrationsDir ?? join(ctx.packageRoot, 'migrations')),
+    rollbackDir: resolve(ctx.flags.rollbackDir ?? join(ctx.packageRoot, 'rollback')),
+  };
+}
+
+/** The database of the embedded default server (created on first use). */
+const EMBEDDED_DB = 'boosterz';
+
+async function embeddedTarget(ctx: CommandContext, dir: string): Promise<ConnectionTarget> {
+  const srv = await startEmbedded({ dir, resolveFrom: ctx.packageRoot, log: (l) => ctx.out.info(l) });
+  ctx.onCleanup(() => srv.stop());
+  const url = new URL(srv.url);
+  addSecret(decodeURIComponent(url.password));
+  const admin = createClient({ url: srv.url }, { command: 'embedded', max: 1 });
+  try {
+    const [row] = await admin<{ ok: boolean }[]>`select exists (select 1 from pg_database where datname = ${EMBEDDED_DB}) as ok`;
+    if (!row!.ok) await admin`create database ${admin(EMBEDDED_DB)}`;
+  } finally {
+    await admin.end({ timeout: 2 });
+  }
+  url.pathname = `/${EMBEDDED_DB}`;
+  return { url: url.toString() };
+}
+
+/** Where the command connects: --embedded, else --database-url / DATABASE_URL / PG*. */
+export async function connectionTarget(ctx: CommandContext): Promise<ConnectionTarget> {
+  const e = ctx.flags.embedded;
+  if (e !== undefined && e !== false) {
+    return embeddedTarget(ctx, resolve(typeof e === 'string' ? e : '.boosterz/pgdata'));
+  }
+  const t = resolveTarget(ctx.flags.databaseUrl);
+  addSecret(secretOf(t));
+  return t;
+}
+
+/** Opens a checked client for `command`; closed at exit. */
+export async function connect(ctx: CommandContext, command: string, onNotice?: (m: string) => void): Promise<{ sql: Sql; target: ConnectionTarget; where: string }> {
+  const target = await connectionTarget(ctx);
+  const sql = createClient(target, { command, onNotice: onNotice ?? ((m) => ctx.out.verbose(`notice: ${m}`)) });
+  ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    throw connectionError(err, target);
+  }
+  return { sql, target, where: describeTarget(target) };
+}

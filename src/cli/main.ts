@@ -1,0 +1,107 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BoosterzError, ExitCode } from '../core/errors.js';
+import type { CommandContext } from './context.js';
+import { Output, type GlobalFlags } from './output.js';
+
+export interface MainOptions {
+  packageRoot: string;
+}
+
+type Loader = () => Promise<{ register(cmd: Command, run: RunCommand): void }>;
+export type RunCommand = (fn: (ctx: CommandContext) => Promise<number | void>) => Promise<void>;
+
+/** Commands, loaded only when used so that --help stays instant. */
+const COMMANDS: Record<string, { summary: string; load: Loader }> = {
+  migrate: { summary: 'apply pending migrations in order, with live progress', load: () => import('./commands/migrate.js') },
+  status: { summary: 'applied / pending / part-way migrations, checksums, drift', load: () => import('./commands/status.js') },
+  rollback: { summary: 'run the rollback scripts of applied migrations, newest first', load: () => import('./commands/rollback.js') },
+  baseline: { summary: 'mark an existing database as being at version V without running anything', load: () => import('./commands/baseline.js') },
+};
+
+export function intArg(name: string, min = 0) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return Number(v);
+  };
+}
+
+export function numberArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
+    return n;
+  };
+}
+
+function program(): Command {
+  return new Command('boosterz-db')
+    .description('Apply, roll back and maintain the Boosterz PostgreSQL optimisation plan on a live database')
+    .option('-d, --database-url <url>', 'PostgreSQL URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE/PGSSLMODE)')
+    .option('--embedded [dir]', 'start a local PostgreSQL from the embedded binaries (data in DIR, default .boosterz/pgdata)')
+    .option('--json', 'machine-readable output on stdout (NDJSON events for migrate/rollback)')
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('-q, --quiet', 'only results and errors')
+    .option('-v, --verbose', 'more detail (server notices, skipped statements)')
+    .option('--migrations-dir <dir>', 'migration files (default: the ones shipped in the package)')
+    .option('--rollback-dir <dir>', 'rollback scripts (default: the ones shipped in the package)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+}
+
+/** Entry point: parses argv, runs one command, exits with the contract's code. Only place that exits. */
+export async function main(argv: string[], o: MainOptions): Promise<never> {
+  const cleanups: Array<() => Promise<void>> = [];
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(ExitCode.interrupted);
+    process.stderr.write(`\n${sig}: stopping at a safe point (press again to quit at once)\n`);
+    abort.abort(new BoosterzError(`interrupted by ${sig}`, ExitCode.interrupted));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let code: number = ExitCode.ok;
+  let out = new Output({});
+  const cmd = program();
+  const run: RunCommand = async (fn) => {
+    const flags = cmd.opts<GlobalFlags>();
+    out = new Output(flags);
+    const ctx: CommandContext = { flags, out, packageRoot: o.packageRoot, signal: abort.signal, onCleanup: (f) => void cleanups.unshift(f) };
+    code = (await fn(ctx)) ?? ExitCode.ok;
+  };
+  const name = argv.slice(2).find((a) => a in COMMANDS);
+  for (const [n, c] of Object.entries(COMMANDS)) {
+    const sub = new Command(n).description(c.summary);
+    if (n === name) (await c.load()).register(sub, run);
+    cmd.addCommand(sub);
+  }
+  try {
+    await cmd.parseAsync(argv);
+  } catch (err) {
+    code = report(err, out);
+  } finally {
+    for (const f of cleanups) await f().catch((e) => out.warn(`cleanup: ${(e as Error).message}`));
+  }
+  process.exit(code);
+}
+
+function report(err: unknown, out: Output): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (err instanceof BoosterzError) {
+    out.error(err.message, err.details);
+    if (out.json) out.jsonLine({ type: 'error', exitCode: err.exitCode, error: err.message, details: err.details, ...err.data });
+    return err.exitCode;
+  }
+  const e = err as Error;
+  out.error(`unexpected: ${e?.message ?? String(err)}`, out.flags.verbose && e?.stack ? [e.stack] : ['rerun with --verbose for the stack trace']);
+  if (out.json) out.jsonLine({ type: 'error', exitCode: 1, error: e?.message ?? String(err) });
+  return ExitCode.checkFailed;
+}
+
+export { Option };

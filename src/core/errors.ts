@@ -1,0 +1,53 @@
+/** Exit codes of the command-line contract (../README.md "Exit codes"). */
+export const ExitCode = {
+  ok: 0,
+  checkFailed: 1,
+  usage: 2,
+  connection: 3,
+  locked: 4,
+  statementFailed: 5,
+  refused: 6,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * An error meant for the user: `message` is the one-line summary (what, where,
+ * what to do); `details` are printed after it. Only the CLI entry turns it into
+ * an exit code.
+ */
+export class BoosterzError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCodeValue,
+    readonly details: string[] = [],
+    readonly data: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'BoosterzError';
+  }
+}
+
+export const usageError = (message: string, details: string[] = []) =>
+  new BoosterzError(message, ExitCode.usage, details);
+
+export const refusedError = (message: string, details: string[] = [], data: Record<string, unknown> = {}) =>
+  new BoosterzError(message, ExitCode.refused, details, data);
+
+/** Fields postgres.js puts on a server error. */
+export interface PgErrorLike {
+  code?: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+}
+
+export function isPgError(err: unknown): err is PgErrorLike & Error {
+  return err instanceof Error && typeof (err as PgErrorLike).code === 'string' && (err as { name?: string }).name === 'PostgresError';
+}
+
+/** The SQLSTATE of a server error, or undefined. */
+export function sqlState(err: unknown): string | undefined {
+  return isPgError(err) ? err.code : undefined;
+}

@@ -1,0 +1,30 @@
+/** What the engine reports while it works; the CLI renders these as spinners, lines or NDJSON. */
+export type EngineEvent =
+  | { type: 'run:start'; command: 'migrate' | 'rollback'; versions: number[]; statements: number; database: string }
+  | { type: 'lock:wait'; holder?: { pid: number; application_name: string; since: Date | null } }
+  | { type: 'migration:start'; version: number; name: string; direction: Direction; transactional: boolean; statements: number; resumeFrom?: number }
+  | ({ type: 'statement:start' } & StatementRef)
+  | ({ type: 'statement:skip'; reason: string } & StatementRef)
+  | ({ type: 'statement:done'; durationMs: number } & StatementRef)
+  | ({ type: 'statement:failed'; durationMs: number; code?: string; error: string } & StatementRef)
+  | { type: 'migration:done'; version: number; name: string; direction: Direction; durationMs: number; statements: number }
+  | { type: 'notice'; message: string }
+  | { type: 'warning'; message: string };
+
+export type Direction = 'up' | 'down';
+
+export interface StatementRef {
+  /** Position in the whole run (1-based) and run size. */
+  n: number;
+  total: number;
+  version: number;
+  /** 0-based index in the file. */
+  index: number;
+  line: number;
+  kind: string;
+  target?: string;
+  table?: string;
+  transactional: boolean;
+}
+
+export type Emit = (e: EngineEvent) => void;

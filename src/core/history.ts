@@ -1,0 +1,118 @@
+import type { ReservedSql, Sql } from '../db/connection.js';
+import { refusedError } from './errors.js';
+
+/** Schema that holds the tool's own bookkeeping; never part of the app's catalog. */
+export const HISTORY_SCHEMA = 'boosterz_db';
+
+export type MigrationState = 'applied' | 'baselined' | 'partial' | 'rolling_back' | 'failed';
+
+/** A row of boosterz_db.schema_history. */
+export interface HistoryRow {
+  version: number;
+  name: string;
+  checksum: string;
+  state: MigrationState;
+  applied_at: Date;
+  applied_by: string;
+  duration_ms: number | null;
+  statements: number | null;
+  error: string | null;
+}
+
+type Db = Sql | ReservedSql;
+
+export async function historyExists(db: Db): Promise<boolean> {
+  const [row] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.schema_history') is not null as ok`;
+  return row!.ok;
+}
+
+/** Tables of the application (anything outside the system schemas and ours). */
+export async function userTableCount(db: Db): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema', ${HISTORY_SCHEMA})
+       and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'`;
+  return row!.n;
+}
+
+/**
+ * Creates the history schema and tables if missing. An existing database that has
+ * tables but no history is refused: it must be baselined first.
+ */
+export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean } = {}): Promise<void> {
+  if (await historyExists(db)) return;
+  if (!opts.allowExistingTables) {
+    const n = await userTableCount(db);
+    if (n > 0) {
+      throw refusedError(`this database already has ${n} table(s) but no migration history: run \`boosterz-db baseline --version V\` first`, [
+        'baseline records that the schema already is at version V (for Boosterz production: 1) without running anything;',
+        'then `boosterz-db migrate` applies what comes after V',
+      ]);
+    }
+  }
+  await db.unsafe(`
+    create schema if not exists boosterz_db;
+    create table if not exists boosterz_db.schema_history (
+      version      integer primary key,
+      name         text not null,
+      checksum     text not null,
+      state        text not null check (state in ('applied', 'baselined', 'partial', 'rolling_back', 'failed')),
+      applied_at   timestamptz not null default now(),
+      applied_by   text not null default current_user,
+      duration_ms  bigint,
+      statements   integer,
+      error        text
+    );
+    create table if not exists boosterz_db.statement_journal (
+      version            integer not null,
+      direction          text not null check (direction in ('up', 'down')),
+      statement_index    integer not null,
+      statement_checksum text not null,
+      kind               text not null,
+      target             text,
+      completed_at       timestamptz not null default now(),
+      duration_ms        bigint not null,
+      primary key (version, direction, statement_index)
+    );
+    comment on table boosterz_db.schema_history is 'boosterz-db: one row per migration applied, baselined, in progress or failed';
+    comment on table boosterz_db.statement_journal is 'boosterz-db: completed statements of a migration that runs outside a transaction, for resume';`);
+}
+
+export async function readHistory(db: Db): Promise<HistoryRow[]> {
+  if (!(await historyExists(db))) return [];
+  return db<HistoryRow[]>`select version, name, checksum, state, applied_at, applied_by, duration_ms::float8 as duration_ms, statements, error
+                            from boosterz_db.schema_history order by version`;
+}
+
+export async function journal(db: Db, version: number, direction: 'up' | 'down'): Promise<Map<number, string>> {
+  if (!(await historyExists(db))) return new Map();
+  const rows = await db<{ statement_index: number; statement_checksum: string }[]>`
+    select statement_index, statement_checksum from boosterz_db.statement_journal
+     where version = ${version} and direction = ${direction}`;
+  return new Map(rows.map((r) => [r.statement_index, r.statement_checksum]));
+}
+
+export async function setState(db: Db, row: { version: number; name: string; checksum: string; state: MigrationState; durationMs?: number; statements?: number; error?: string | null }): Promise<void> {
+  await db`
+    insert into boosterz_db.schema_history (version, name, checksum, state, duration_ms, statements, error)
+    values (${row.version}, ${row.name}, ${row.checksum}, ${row.state}, ${row.durationMs == null ? null : Math.round(row.durationMs)}, ${row.statements ?? null}, ${row.error ?? null})
+    on conflict (version) do update set name = excluded.name, checksum = excluded.checksum, state = excluded.state,
+      applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, statements = excluded.statements, error = excluded.error`;
+}
+
+export async function recordStatement(db: Db, e: { version: number; direction: 'up' | 'down'; index: number; checksum: string; kind: string; target?: string; durationMs: number }): Promise<void> {
+  await db`
+    insert into boosterz_db.statement_journal (version, direction, statement_index, statement_checksum, kind, target, duration_ms)
+    values (${e.version}, ${e.direction}, ${e.index}, ${e.checksum}, ${e.kind}, ${e.target ?? null}, ${Math.round(e.durationMs)})
+    on conflict (version, direction, statement_index) do nothing`;
+}
+
+export async function clearJournal(db: Db, version: number, direction?: 'up' | 'down'): Promise<void> {
+  if (direction) await db`delete from boosterz_db.statement_journal where version = ${version} and direction = ${direction}`;
+  else await db`delete from boosterz_db.statement_journal where version = ${version}`;
+}
+
+export async function deleteHistory(db: Db, version: number): Promise<void> {
+  await db`delete from boosterz_db.schema_history where version = ${version}`;
+  await clearJournal(db, version);
+}

@@ -1,0 +1,49 @@
+import type { Sql } from '../db/connection.js';
+import { withMigrationLock, type EngineOptions } from './engine.js';
+import { loadMigrations } from './files.js';
+import { readHistory } from './history.js';
+import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './plan.js';
+import { runScript } from './runner.js';
+
+export interface RollbackOptions extends EngineOptions {
+  /** Roll back every migration above this version. */
+  to?: number;
+  /** Roll back this many of the newest migrations (default 1). */
+  steps?: number;
+}
+
+export interface RollbackResult {
+  versions: number[];
+  migrations: { version: number; name: string; durationMs: number; statements: number }[];
+  plan: PlanLine[];
+  totalMs: number;
+}
+
+/** What `rollback` would run, newest first; writes nothing. */
+export async function planRollback(sql: Sql, o: RollbackOptions): Promise<RollbackResult> {
+  const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
+  const history = await readHistory(sql);
+  checkDrift(files, history);
+  const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
+  return { versions: scripts.map((s) => s.version), migrations: [], plan: planLines(scripts), totalMs: 0 };
+}
+
+/** Runs the rollback scripts of applied migrations, newest first, under the migration lock. */
+export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackResult> {
+  const t0 = performance.now();
+  return withMigrationLock(sql, o, async (conn, files) => {
+    const history = await readHistory(conn);
+    checkDrift(files, history);
+    const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
+    const total = scripts.reduce((n, s) => n + s.statements.length, 0);
+    o.emit({ type: 'run:start', command: 'rollback', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
+    const migrations: RollbackResult['migrations'] = [];
+    let offset = 0;
+    for (const s of scripts) {
+      const durationMs = await runScript(s, { conn, emit: o.emit, signal: o.signal, offset, total });
+      migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
+      offset += s.statements.length;
+    }
+    return { versions: scripts.map((s) => s.version), migrations, plan: planLines(scripts), totalMs: performance.now() - t0 };
+  });
+}

@@ -1,0 +1,75 @@
+import type { ReservedSql, Sql } from './connection.js';
+import { BoosterzError, ExitCode } from '../core/errors.js';
+
+/** First key of every advisory lock the tool takes ('Boos' in ASCII). */
+export const LOCK_CLASS = 0x426f6f73;
+/** Second key: what is locked. */
+export const LockKey = { migrations: 1, refreshJob: 2, cleanupJob: 3 } as const;
+
+export interface LockHolder {
+  pid: number;
+  application_name: string;
+  usename: string | null;
+  client_addr: string | null;
+  since: Date | null;
+  state: string | null;
+}
+
+/** Who holds one of the tool's advisory locks, if anyone. */
+export async function lockHolder(sql: Sql | ReservedSql, key: number): Promise<LockHolder | undefined> {
+  const rows = await sql<LockHolder[]>`
+    select a.pid, a.application_name, a.usename, a.client_addr::text as client_addr,
+           coalesce(a.xact_start, a.backend_start) as since, a.state
+      from pg_locks l join pg_stat_activity a on a.pid = l.pid
+     where l.locktype = 'advisory' and l.granted
+       and l.classid = ${LOCK_CLASS}::oid and l.objid = ${key}::oid and l.objsubid = 2
+       and l.database = (select oid from pg_database where datname = current_database())`;
+  return rows[0];
+}
+
+export function describeHolder(h: LockHolder): string {
+  const since = h.since ? ` since ${h.since.toISOString()}` : '';
+  return `pid ${h.pid} (${h.application_name || 'no application_name'}${h.usename ? `, user ${h.usename}` : ''}${h.client_addr ? `, from ${h.client_addr}` : ''})${since}`;
+}
+
+/** One non-blocking attempt at a session advisory lock on this connection. */
+export async function tryLock(conn: ReservedSql, key: number): Promise<boolean> {
+  const [row] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${LOCK_CLASS}::int, ${key}::int) as ok`;
+  return row!.ok;
+}
+
+export async function unlock(conn: ReservedSql, key: number): Promise<void> {
+  await conn`select pg_advisory_unlock(${LOCK_CLASS}::int, ${key}::int)`;
+}
+
+/**
+ * Takes the session advisory lock on a reserved connection, waiting up to waitMs,
+ * then runs fn and unlocks. On timeout: exit 4 naming who holds the lock.
+ */
+export async function withAdvisoryLock<T>(
+  conn: ReservedSql,
+  key: number,
+  waitMs: number,
+  onWait: (holder: LockHolder | undefined) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let announced = false;
+  while (!(await tryLock(conn, key))) {
+    const holder = await lockHolder(conn, key);
+    if (Date.now() >= deadline) {
+      const who = holder ? describeHolder(holder) : 'a session that has just released it';
+      throw new BoosterzError(`another run holds the migration lock: ${who}`, ExitCode.locked, [
+        'wait for it to finish, or pass --lock-wait SECONDS to queue behind it',
+      ], { holder });
+    }
+    if (!announced) onWait(holder);
+    announced = true;
+    await new Promise((r) => setTimeout(r, Math.min(500, Math.max(deadline - Date.now(), 10))));
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlock(conn, key).catch(() => undefined);
+  }
+}
