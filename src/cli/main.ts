@@ -74,7 +74,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   };
   const name = argv.slice(2).find((a) => a in COMMANDS);
   for (const [n, c] of Object.entries(COMMANDS)) {
-    const sub = new Command(n).description(c.summary);
+    const sub = new Command(n).description(c.summary).copyInheritedSettings(cmd);
     if (n === name) (await c.load()).register(sub, run);
     cmd.addCommand(sub);
   }

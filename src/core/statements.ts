@@ -47,8 +47,11 @@ export function splitSql(sql: string, fileLabel = 'SQL'): Statement[] {
   }
   const bytes = Buffer.from(sql, 'utf8');
   return (tree.stmts ?? []).map((raw, index) => {
-    const start = raw.stmt_location ?? 0;
-    const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : start + raw.stmt_len;
+    // The first statement's location skips the comments above it; later ones start right
+    // after the previous semicolon. Start at 0 for the first so both keep their comments.
+    const start = index === 0 ? 0 : raw.stmt_location ?? 0;
+    const len = raw.stmt_len === undefined || raw.stmt_len === 0 ? undefined : raw.stmt_len + (raw.stmt_location ?? 0) - start;
+    const end = len === undefined ? bytes.length : start + len;
     const text = bytes.subarray(start, end).toString('utf8').replace(/^\s+|\s+$/g, '');
     const body = stripLeadingComments(text);
     const firstTokenByte = start + leadingBytes(bytes.subarray(start, end).toString('utf8'), body);

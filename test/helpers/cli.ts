@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export const ROOT = resolve(process.cwd());
+export const BIN = resolve(ROOT, 'bin/boosterz-db.js');
+
+/** Runs the built CLI as a user would (no TTY), returning exit code and output. */
+export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  const t0 = Date.now();
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '', DATABASE_URL: '', NO_COLOR: '1', ...o.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+    child.on('error', rej);
+    if (child.pid) o.onSpawn?.(child.pid);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+export const fixture = (name: string) => ({
+  migrations: resolve(ROOT, 'test/fixtures', name, 'migrations'),
+  rollback: resolve(ROOT, 'test/fixtures', name, 'rollback'),
+});
+
+export const dirArgs = (f: { migrations: string; rollback: string }) => ['--migrations-dir', f.migrations, '--rollback-dir', f.rollback];

@@ -1,0 +1,25 @@
+import { describeTarget, maskUrl, resolveTarget, scrub } from '../../src/db/connection.js';
+import { addSecret, scrubText } from '../../src/cli/output.js';
+
+describe('connection target', () => {
+  it('prefers --database-url, then DATABASE_URL, then PG* variables', () => {
+    const env = { DATABASE_URL: 'postgres://a@h/db', PGHOST: 'pg', PGUSER: 'u', PGPASSWORD: 'pw', PGDATABASE: 'd', PGPORT: '6543', PGSSLMODE: 'require' };
+    expect(resolveTarget('postgres://x@y/z', env)).toEqual({ url: 'postgres://x@y/z' });
+    expect(resolveTarget(undefined, env)).toEqual({ url: 'postgres://a@h/db' });
+    expect(resolveTarget(undefined, { ...env, DATABASE_URL: '' })).toEqual({ host: 'pg', port: 6543, user: 'u', password: 'pw', database: 'd', sslmode: 'require' });
+  });
+
+  it('masks passwords in URLs and descriptions', () => {
+    expect(maskUrl('cannot reach postgres://boss:s3cr%40t@db:5432/app?sslmode=require')).toBe('cannot reach postgres://boss:****@db:5432/app?sslmode=require');
+    expect(maskUrl('postgresql://u:p@h/d and postgres://v:q@i/e')).toBe('postgresql://u:****@h/d and postgres://v:****@i/e');
+    expect(describeTarget({ host: 'db', user: 'u', password: 'hunter2', database: 'app' })).toBe('postgres://u:****@db:5432/app');
+    expect(describeTarget({ url: 'postgres://u@db/app' })).toBe('postgres://u@db/app');
+  });
+
+  it('scrubs a password wherever it appears', () => {
+    expect(scrub('password hunter2 rejected', { password: 'hunter2' })).toBe('password **** rejected');
+    expect(scrub('for s3cr@t!', { url: 'postgres://u:s3cr%40t!@h/d' })).toBe('for ****');
+    addSecret('Tr0ub4dor&3');
+    expect(scrubText('auth Tr0ub4dor&3 / Tr0ub4dor%263')).toBe('auth **** / ****');
+  });
+});
