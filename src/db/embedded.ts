@@ -173,6 +173,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     `-c shared_preload_libraries=pg_stat_statements`,
     `-c pg_stat_statements.track=top`,
     `-c max_connections=100`,
+    `-c client_connection_check_interval=1000`, // a killed client's query stops within a second
     ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
   ].join(' ');
   const logFile = join(dir, 'server.log');
@@ -195,8 +196,13 @@ async function stopIfIdle(pgdata: string, url: string): Promise<void> {
   const { default: postgres } = await import('postgres');
   const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
   try {
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
-    if (row!.n > 0) return;
+    // sessions of a killed client end within client_connection_check_interval: give them 3 s
+    for (let i = 0; ; i++) {
+      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
+      if (row!.n === 0) break;
+      if (i >= 15) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } catch {
     return;
   } finally {
