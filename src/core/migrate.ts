@@ -1,6 +1,7 @@
 import type { Sql } from '../db/connection.js';
 import { withMigrationLock, type EngineOptions } from './engine.js';
-import { loadMigrations } from './files.js';
+import { loadMigrations, type MigrationFile } from './files.js';
+import { formatFinding, lintMigrations } from './lint.js';
 import { ensureHistory, historyExists, readHistory, userTableCount } from './history.js';
 import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
 import { runScript } from './runner.js';
@@ -10,6 +11,20 @@ export interface MigrateOptions extends EngineOptions {
   /** Apply up to this version (inclusive). */
   to?: number;
   dryRun?: boolean;
+  /** Run lint on the pending files first and refuse on a finding (default true). */
+  lint?: boolean;
+}
+
+/** Refuses (exit 6) when a pending migration breaks a lint rule, unless lint is off. */
+async function lintPending(files: MigrationFile[], pending: MigrationFile[], o: MigrateOptions): Promise<void> {
+  if (o.lint === false || !pending.length) return;
+  const findings = await lintMigrations(files, { only: new Set(pending.map((f) => f.version)) });
+  if (findings.length) {
+    throw refusedError(`lint found ${findings.length} problem(s) in pending migrations: ${formatFinding(findings[0]!)}`, [
+      ...findings.slice(1).map(formatFinding),
+      'fix the migration, add a "-- boosterz-lint: allow <rule>" comment where it is intended, or pass --no-lint',
+    ], { findings });
+  }
 }
 
 export interface MigrateResult {
@@ -29,7 +44,9 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   }
   const history = await readHistory(sql);
   checkDrift(files, history);
-  const scripts = await Promise.all(pendingUp(files, history, o.to).map((f) => toScript(f, 'up')));
+  const pending = pendingUp(files, history, o.to);
+  await lintPending(files, pending, o);
+  const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
   return { dryRun: true, versions: scripts.map((s) => s.version), migrations: [], plan: planLines(scripts), totalMs: 0 };
 }
 
@@ -41,7 +58,9 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     await ensureHistory(conn);
     const history = await readHistory(conn);
     checkDrift(files, history);
-    const scripts = await Promise.all(pendingUp(files, history, o.to).map((f) => toScript(f, 'up')));
+    const pending = pendingUp(files, history, o.to);
+    await lintPending(files, pending, o);
+    const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'migrate', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
     const migrations: MigrateResult['migrations'] = [];

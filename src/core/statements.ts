@@ -46,12 +46,14 @@ export function splitSql(sql: string, fileLabel = 'SQL'): Statement[] {
     throw usageError(`${fileLabel}${line ? `:${line}` : ''}: ${e.message}`);
   }
   const bytes = Buffer.from(sql, 'utf8');
+  let prevEnd = 0;
   return (tree.stmts ?? []).map((raw, index) => {
-    // The first statement's location skips the comments above it; later ones start right
-    // after the previous semicolon. Start at 0 for the first so both keep their comments.
-    const start = index === 0 ? 0 : raw.stmt_location ?? 0;
-    const len = raw.stmt_len === undefined || raw.stmt_len === 0 ? undefined : raw.stmt_len + (raw.stmt_location ?? 0) - start;
-    const end = len === undefined ? bytes.length : start + len;
+    // libpg-query locations point at the first token; start where the previous statement
+    // ended instead (minus the rest of its last line) so the comments above stay attached.
+    const loc = raw.stmt_location ?? 0;
+    const start = index === 0 ? 0 : afterLineEnd(bytes, prevEnd, loc);
+    const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : loc + raw.stmt_len;
+    prevEnd = end;
     const text = bytes.subarray(start, end).toString('utf8').replace(/^\s+|\s+$/g, '');
     const body = stripLeadingComments(text);
     const firstTokenByte = start + leadingBytes(bytes.subarray(start, end).toString('utf8'), body);
@@ -59,6 +61,16 @@ export function splitSql(sql: string, fileLabel = 'SQL'): Statement[] {
     const ast = raw.stmt[node] ?? {};
     return { index, text, line: lineAt(bytes, firstTokenByte), node, ast, ...classify(node, ast) };
   });
+}
+
+/** From the end of a statement, skips `;` and the rest of that line if it holds only a comment. */
+function afterLineEnd(bytes: Buffer, from: number, limit: number): number {
+  let at = from;
+  while (at < limit && (bytes[at] === 0x3b || bytes[at] === 0x20 || bytes[at] === 0x09)) at++; // ';', blanks
+  const nl = bytes.indexOf(0x0a, at);
+  if (nl < 0 || nl >= limit) return at;
+  const rest = bytes.subarray(at, nl).toString('utf8').trim();
+  return rest === '' || rest.startsWith('--') ? nl + 1 : at;
 }
 
 function lineAt(bytes: Buffer, offset: number): number {

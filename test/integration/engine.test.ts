@@ -105,6 +105,22 @@ describe('refusals', () => {
     expect((await cli(['baseline', '--version', '1', ...basic])).code).toBe(6);
   });
 
+  it('refuses a pending migration that breaks a lint rule (exit 6) unless --no-lint', async () => {
+    const f = await tempFixture('basic', {
+      'migrations/0004_idx.sql': 'CREATE INDEX books_title_plain ON books (title);\n',
+      'rollback/0004_idx.sql': 'DROP INDEX IF EXISTS books_title_plain;\n',
+    });
+    const r = await cli(['migrate', ...dirArgs(f)]);
+    expect(r.code).toBe(6);
+    expect(r.stderr.split('\n')[0]).toMatch(/lint found 1 problem.*0004_idx.sql:1: BZ001 index-not-concurrent/);
+    expect(await tables()).toEqual([]);
+    expect((await cli(['migrate', '--no-lint', ...dirArgs(f)])).code).toBe(0);
+    const lint = await runCli(['lint', '--json', ...dirArgs(f)]);
+    expect(lint.code).toBe(1);
+    expect(JSON.parse(lint.stdout).findings).toHaveLength(1);
+    expect((await runCli(['lint', ...basic])).code).toBe(0);
+  });
+
   it('gives a clear error for a gap in versions (exit 2)', async () => {
     const f = await tempFixture('basic', { 'migrations/0005_x.sql': 'select 1', 'rollback/0005_x.sql': 'select 1' });
     const r = await cli(['migrate', ...dirArgs(f)]);

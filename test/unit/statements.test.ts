@@ -41,6 +41,7 @@ INSERT INTO t VALUES ('a;b');`;
   it('takes a last statement without a semicolon', () => {
     const st = splitSql('SELECT 1;\nSELECT 2');
     expect(st.map((s) => s.text)).toEqual(['SELECT 1', 'SELECT 2']);
+    expect(splitSql('SELECT 1; SELECT 2; -- two on a line\n-- above three\nSELECT 3').map((s) => s.text)).toEqual(['SELECT 1', 'SELECT 2', '-- above three\nSELECT 3']);
   });
 
   it('returns nothing for a file of comments only', () => {

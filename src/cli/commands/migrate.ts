@@ -11,13 +11,14 @@ export function register(cmd: Command, run: RunCommand): void {
     .option('--to <version>', 'apply up to this version (inclusive)', intArg('--to', 1))
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', 'go on despite pre-flight warnings that need a human')
+    .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
     .addOption(new Option('--lock-wait <seconds>', 'wait this long for another run holding the migration lock').default(0).argParser(numberArg('--lock-wait')))
-    .action((opts: { to?: number; dryRun?: boolean; lockWait: number }) =>
+    .action((opts: { to?: number; dryRun?: boolean; lockWait: number; lint: boolean }) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }));
         const r = await migrate(sql, {
-          ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, lockWaitMs: opts.lockWait * 1000, database: where, to: opts.to, dryRun: opts.dryRun,
+          ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, lockWaitMs: opts.lockWait * 1000, database: where, to: opts.to, dryRun: opts.dryRun, lint: opts.lint,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
           ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, ...(r.dryRun ? { plan: r.plan } : {}), totalMs: r.totalMs });

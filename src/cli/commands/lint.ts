@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadMigrations } from '../../core/files.js';
+import { formatFinding, lintFiles, lintMigrations } from '../../core/lint.js';
+import { migrationDirs } from '../context.js';
+import type { RunCommand } from '../main.js';
+
+export function register(cmd: Command, run: RunCommand): void {
+  cmd
+    .argument('[files...]', 'SQL files to check, in order (default: every migration, then every rollback script)')
+    .action((files: string[]) =>
+      run(async (ctx) => {
+        let findings;
+        let count: number;
+        if (files.length) {
+          findings = await lintFiles(files.map((f) => resolve(f)));
+          count = files.length;
+        } else {
+          const { migrationsDir, rollbackDir } = migrationDirs(ctx);
+          const all = await loadMigrations(migrationsDir, rollbackDir);
+          findings = await lintMigrations(all, { rollbacks: true });
+          count = all.length * 2;
+        }
+        if (ctx.out.json) ctx.out.jsonLine({ ok: findings.length === 0, files: count, findings });
+        else if (findings.length) for (const f of findings) ctx.out.result(formatFinding(f));
+        else ctx.out.result(`lint: ${count} file(s), no problem found`);
+        return findings.length ? 1 : 0;
+      }),
+    );
+}
