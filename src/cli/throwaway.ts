@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { createClient, connectionError, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { provideThrowaway } from '../db/provider.js';
+import { connectionTarget, type CommandContext } from './context.js';
+
+/**
+ * A new empty database for throwaway work, dropped at exit: on the server the user named
+ * (--database-url, DATABASE_URL, --embedded), else on a throwaway server (a container when a
+ * runtime answers, else embedded binaries in a temporary folder).
+ */
+export async function throwawayDatabase(ctx: CommandContext, command: string): Promise<{ sql: Sql; where: string }> {
+  const explicit = ctx.flags.databaseUrl || process.env.DATABASE_URL || process.env.PGHOST || ctx.flags.embedded;
+  let server: ConnectionTarget;
+  if (explicit) {
+    server = await connectionTarget(ctx);
+  } else {
+    const srv = await provideThrowaway({ resolveFrom: ctx.packageRoot, log: (l) => ctx.out.info(l) });
+    ctx.onCleanup(() => srv.stop());
+    server = { url: srv.url };
+  }
+  const name = `boosterz_${command}_${randomBytes(4).toString('hex')}`;
+  const admin = createClient(server, { command, max: 1 });
+  try {
+    await admin`create database ${admin(name)}`;
+  } catch (err) {
+    await admin.end({ timeout: 2 });
+    throw connectionError(err, server);
+  }
+  ctx.onCleanup(async () => {
+    await admin`drop database if exists ${admin(name)} with (force)`.catch(() => undefined);
+    await admin.end({ timeout: 2 });
+  });
+  let target: ConnectionTarget;
+  if (server.url) {
+    const u = new URL(server.url);
+    u.pathname = `/${name}`;
+    target = { url: u.toString() };
+  } else target = { ...server, database: name };
+  const sql = createClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
+  ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
+  return { sql, where: `throwaway database ${name}` };
+}
