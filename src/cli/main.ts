@@ -35,6 +35,16 @@ export function numberArg(name: string, min = 0) {
   };
 }
 
+/** `2s`, `500ms`, `5m`, or a plain number of seconds → milliseconds. */
+export function durationArg(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h)?$/.exec(v.trim());
+    if (!m) throw new InvalidArgumentError(`${name} must be a duration like 2s, 500ms, 5m or a number of seconds`);
+    const unit = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+    return Number(m[1]) * unit;
+  };
+}
+
 function program(): Command {
   return new Command('boosterz-db')
     .description('Apply, roll back and maintain the Boosterz PostgreSQL optimisation plan on a live database')

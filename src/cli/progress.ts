@@ -2,9 +2,23 @@ import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import { randomUUID } from 'node:crypto';
 import type { EngineEvent, StatementRef } from '../core/events.js';
+import { describeBlocker } from '../core/monitor.js';
+import type { OrphanCount, SessionInfo } from '../core/preflight.js';
+import { describeOrphans } from '../core/preflight.js';
 import { formatMs, type Output } from './output.js';
 
 const label = (e: StatementRef) => `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
+
+/** `building index: scanning table 45% (ETA 12s)` / `waiting for pid 42 (psql, idle in transaction, transaction open 310s)` */
+function progressText(e: Extract<EngineEvent, { type: 'progress' }>): string {
+  const parts: string[] = [];
+  if (e.phase) parts.push(`${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}${e.etaMs !== undefined && e.pct !== undefined && e.pct < 100 ? ` (ETA ${formatMs(e.etaMs)})` : ''}`);
+  if (e.waiting.length) parts.push(`waiting for ${e.waiting.map(describeBlocker).join(', ')}`);
+  return parts.join(' — ');
+}
+
+/** Plain (non-TTY) progress lines come at most this often per statement. */
+const PLAIN_PROGRESS_EVERY_MS = 10_000;
 
 /**
  * Turns engine events into a spinner per statement (TTY), timestamped lines (no TTY)
@@ -15,23 +29,29 @@ export class ProgressRenderer {
   private spinner?: Ora;
   private timer?: NodeJS.Timeout;
   private started = 0;
+  private detail = '';
+  private lastPlain = 0;
   readonly slowest: { label: string; ms: number }[] = [];
 
   constructor(private readonly out: Output) {}
 
   readonly handle = (e: EngineEvent): void => {
+    if (e.type === 'statement:done') {
+      this.slowest.push({ label: `${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}`, ms: e.durationMs });
+    }
     if (this.out.json) {
       this.out.jsonLine({ ...e, runId: this.runId, ts: new Date().toISOString() });
-      this.track(e);
       return;
     }
-    this.track(e);
     switch (e.type) {
       case 'run:start':
         this.out.info(e.statements ? `${e.command}: ${e.versions.length} migration(s), ${e.statements} statement(s) on ${e.database}` : `${e.command}: nothing to do on ${e.database}`);
         break;
       case 'lock:wait':
         this.out.info(`waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`);
+        break;
+      case 'preflight':
+        this.preflight(e.sessions, e.orphans);
         break;
       case 'migration:start':
         this.out.info(chalk.bold(`${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`));
@@ -42,6 +62,13 @@ export class ProgressRenderer {
       case 'statement:skip':
         this.out.verbose(`${label(e)} skipped: ${e.reason}`);
         break;
+      case 'progress':
+        this.progress(e);
+        break;
+      case 'retry':
+        this.pause();
+        this.out.warn(`${label(e)}: ${e.reason}; retry ${e.attempt}/${e.of} in ${formatMs(e.delayMs)}`);
+        break;
       case 'statement:done':
         this.endStatement(true, `${label(e)} ${chalk.dim(formatMs(e.durationMs))}`);
         break;
@@ -50,6 +77,10 @@ export class ProgressRenderer {
         break;
       case 'migration:done':
         this.out.info(`${chalk.green('✓')} ${String(e.version).padStart(4, '0')}_${e.name} ${e.direction === 'up' ? 'applied' : 'rolled back'} in ${formatMs(e.durationMs)}`);
+        break;
+      case 'orphans:detached':
+        this.pause();
+        this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in boosterz_db.orphan_audit, now NULL)`);
         break;
       case 'notice':
         this.out.verbose(`notice: ${e.message}`);
@@ -61,19 +92,35 @@ export class ProgressRenderer {
     }
   };
 
-  private track(e: EngineEvent) {
-    if (e.type === 'statement:done') {
-      this.slowest.push({ label: `${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}`, ms: e.durationMs });
+  /** Pre-flight findings: sessions that may block, orphan rows. */
+  preflight(sessions: SessionInfo[], orphans: OrphanCount[]): void {
+    for (const s of sessions) {
+      this.out.warn(`pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) has a transaction open for ${formatMs(s.xactAgeMs)}: it can block index builds and ALTER TABLE`);
     }
+    for (const o of orphans) this.out.warn(describeOrphans(o));
+  }
+
+  topSlowest(n = 5) {
+    return [...this.slowest].sort((a, b) => b.ms - a.ms).slice(0, n).map((s) => ({ statement: s.label, ms: Math.round(s.ms) }));
+  }
+
+  private progress(e: Extract<EngineEvent, { type: 'progress' }>) {
+    this.detail = progressText(e);
+    if (this.out.isTTY || !this.detail) return;
+    const now = performance.now();
+    if (now - this.lastPlain < PLAIN_PROGRESS_EVERY_MS) return;
+    this.lastPlain = now;
+    this.out.info(`${label(e)} ${formatMs(e.elapsedMs)}: ${this.detail}`);
   }
 
   private startStatement(e: StatementRef) {
     this.started = performance.now();
-    if (!this.out.isTTY) return;
-    if (this.out.flags.quiet) return;
+    this.lastPlain = this.started;
+    this.detail = '';
+    if (!this.out.isTTY || this.out.flags.quiet) return;
     this.spinner = ora({ text: label(e), stream: process.stderr, discardStdin: false }).start();
     this.timer = setInterval(() => {
-      if (this.spinner) this.spinner.text = `${label(e)} ${chalk.dim(formatMs(performance.now() - this.started))}`;
+      if (this.spinner) this.spinner.text = `${label(e)} ${chalk.dim(formatMs(performance.now() - this.started))}${this.detail ? ` ${chalk.cyan(this.detail)}` : ''}`;
     }, 100);
     this.timer.unref();
   }

@@ -34,3 +34,10 @@ export function renderSummary(migrations: { version: number; name: string; durat
   lines.push(`total: ${migrations.reduce((n, m) => n + m.statements, 0)} statement(s) in ${formatMs(totalMs)}`);
   return lines.join('\n');
 }
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n < 10 && i ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}

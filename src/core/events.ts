@@ -8,8 +8,15 @@ export type EngineEvent =
   | ({ type: 'statement:done'; durationMs: number } & StatementRef)
   | ({ type: 'statement:failed'; durationMs: number; code?: string; error: string } & StatementRef)
   | { type: 'migration:done'; version: number; name: string; direction: Direction; durationMs: number; statements: number }
+  | ({ type: 'progress'; elapsedMs: number; phase?: string; pct?: number; etaMs?: number; waitEvent?: string; waiting: Blocker[] } & StatementRef)
+  | ({ type: 'retry'; attempt: number; of: number; delayMs: number; reason: string } & StatementRef)
+  | { type: 'preflight'; sessions: SessionInfo[]; orphans: OrphanCount[] }
+  | { type: 'orphans:detached'; table: string; column: string; rows: number }
   | { type: 'notice'; message: string }
   | { type: 'warning'; message: string };
+
+import type { Blocker } from './monitor.js';
+import type { OrphanCount, SessionInfo } from './preflight.js';
 
 export type Direction = 'up' | 'down';
 

@@ -40,8 +40,7 @@ export async function userTableCount(db: Db): Promise<number> {
  * tables but no history is refused: it must be baselined first.
  */
 export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean } = {}): Promise<void> {
-  if (await historyExists(db)) return;
-  if (!opts.allowExistingTables) {
+  if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
     if (n > 0) {
       throw refusedError(`this database already has ${n} table(s) but no migration history: run \`boosterz-db baseline --version V\` first`, [
@@ -50,7 +49,9 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
       ]);
     }
   }
+  // every statement is idempotent: an older install gets the tables it lacks
   await db.unsafe(`
+    set local client_min_messages = warning;
     create schema if not exists boosterz_db;
     create table if not exists boosterz_db.schema_history (
       version      integer primary key,
@@ -74,6 +75,16 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
       duration_ms        bigint not null,
       primary key (version, direction, statement_index)
     );
+    create table if not exists boosterz_db.orphan_audit (
+      id           bigint generated always as identity primary key,
+      version      integer not null,
+      table_name   text not null,
+      row_id       text not null,
+      column_name  text not null,
+      old_value    text not null,
+      detached_at  timestamptz not null default now()
+    );
+    comment on table boosterz_db.orphan_audit is 'boosterz-db: foreign-key values set to NULL by migrate --orphans=detach; the rollback script restores them';
     comment on table boosterz_db.schema_history is 'boosterz-db: one row per migration applied, baselined, in progress or failed';
     comment on table boosterz_db.statement_journal is 'boosterz-db: completed statements of a migration that runs outside a transaction, for resume';`);
 }

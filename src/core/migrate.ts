@@ -1,19 +1,48 @@
 import type { Sql } from '../db/connection.js';
 import { withMigrationLock, type EngineOptions } from './engine.js';
-import { loadMigrations, type MigrationFile } from './files.js';
-import { formatFinding, lintMigrations } from './lint.js';
-import { ensureHistory, historyExists, readHistory, userTableCount } from './history.js';
-import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
-import { runScript } from './runner.js';
 import { refusedError } from './errors.js';
+import { loadMigrations, type MigrationFile } from './files.js';
+import { ensureHistory, historyExists, readHistory, userTableCount } from './history.js';
+import { formatFinding, lintMigrations } from './lint.js';
+import { ProgressMonitor } from './monitor.js';
+import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
+import { blockingSessions, countOrphans, foreignKeysAdded, refuseOrphans, type OrphanCount, type SessionInfo } from './preflight.js';
+import { runScript, type LockPolicy, type Script } from './runner.js';
 
-export interface MigrateOptions extends EngineOptions {
+export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
   to?: number;
   dryRun?: boolean;
   /** Run lint on the pending files first and refuse on a finding (default true). */
   lint?: boolean;
+  /** Go on although a transaction older than 5 minutes could block the run. */
+  yes?: boolean;
+  /** `detach`: save orphan foreign-key values and set them to NULL before validating; default: refuse. */
+  orphans?: 'refuse' | 'detach';
+  /** Warn about who an index build waits for after this long (ms, default 30 s). */
+  blockerWarnMs?: number;
 }
+
+export interface TableStats {
+  bytes: number;
+  rows: number;
+}
+
+export interface MigrateResult {
+  dryRun: boolean;
+  /** Versions applied (or, in a dry run, that would be). */
+  versions: number[];
+  migrations: { version: number; name: string; durationMs: number; statements: number }[];
+  plan: PlanLine[];
+  /** Dry run: size and row estimate of each table the plan touches. */
+  tables?: Record<string, TableStats>;
+  sessions: SessionInfo[];
+  orphans: OrphanCount[];
+  totalMs: number;
+}
+
+/** Sessions older than this need --yes. */
+export const OLD_TRANSACTION_MS = 5 * 60_000;
 
 /** Refuses (exit 6) when a pending migration breaks a lint rule, unless lint is off. */
 async function lintPending(files: MigrationFile[], pending: MigrationFile[], o: MigrateOptions): Promise<void> {
@@ -27,13 +56,33 @@ async function lintPending(files: MigrationFile[], pending: MigrationFile[], o: 
   }
 }
 
-export interface MigrateResult {
-  dryRun: boolean;
-  /** Versions applied (or, in a dry run, that would be). */
-  versions: number[];
-  migrations: { version: number; name: string; durationMs: number; statements: number }[];
-  plan: PlanLine[];
-  totalMs: number;
+async function tableStats(sql: Sql, plan: PlanLine[]): Promise<Record<string, TableStats>> {
+  const names = [...new Set(plan.map((l) => l.table).filter((t): t is string => !!t))];
+  const out: Record<string, TableStats> = {};
+  for (const t of names) {
+    const [r] = await sql<{ bytes: string | null; rows: number | null }[]>`
+      select pg_total_relation_size(c.oid)::text as bytes, greatest(c.reltuples, 0)::float8 as rows
+        from pg_class c where c.oid = to_regclass(${t})`;
+    if (r) out[t] = { bytes: Number(r.bytes), rows: Math.round(r.rows ?? 0) };
+  }
+  return out;
+}
+
+/** Who could block the run, and rows the new foreign keys would reject. */
+async function preflight(sql: Sql, scripts: Script[], ownPids: number[]) {
+  const sessions = scripts.length ? await blockingSessions(sql, ownPids) : [];
+  const orphans = (await countOrphans(sql, foreignKeysAdded(scripts))).filter((o) => o.count > 0);
+  return { sessions, orphans };
+}
+
+function refuseOldSessions(sessions: SessionInfo[], yes?: boolean) {
+  const old = sessions.filter((s) => s.xactAgeMs > OLD_TRANSACTION_MS);
+  if (!old.length || yes) return;
+  const d = (s: SessionInfo) => `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) transaction open ${Math.round(s.xactAgeMs / 60_000)} min: ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`;
+  throw refusedError(`${old.length} transaction(s) open for more than 5 minutes would block index builds and ALTER TABLE: ${d(old[0]!)}`, [
+    ...old.slice(1).map(d),
+    'end them (pg_terminate_backend) or wait; pass --yes to go on anyway',
+  ], { sessions: old });
 }
 
 /** Plans pending migrations without writing anything. */
@@ -47,10 +96,13 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const pending = pendingUp(files, history, o.to);
   await lintPending(files, pending, o);
   const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
-  return { dryRun: true, versions: scripts.map((s) => s.version), migrations: [], plan: planLines(scripts), totalMs: 0 };
+  const plan = planLines(scripts);
+  const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+  const pre = await preflight(sql, scripts, [pid!]);
+  return { dryRun: true, versions: scripts.map((s) => s.version), migrations: [], plan, tables: await tableStats(sql, plan), ...pre, totalMs: 0 };
 }
 
-/** Applies pending migrations in order under the migration lock. */
+/** Applies pending migrations in order under the migration lock, with pre-flight checks and live progress. */
 export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   if (o.dryRun) return dryRun(sql, o);
   const t0 = performance.now();
@@ -61,15 +113,28 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const pending = pendingUp(files, history, o.to);
     await lintPending(files, pending, o);
     const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
+    const [{ pid }] = await conn<{ pid: number }[]>`
+      select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false),
+             set_config('idle_in_transaction_session_timeout', '0', false)`;
+    const pre = await preflight(sql, scripts, [pid!]);
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'migrate', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
+    if (scripts.length) o.emit({ type: 'preflight', ...pre });
+    refuseOldSessions(pre.sessions, o.yes);
+    if (o.orphans !== 'detach') refuseOrphans(pre.orphans);
+    const monitor = new ProgressMonitor(sql, pid!, o.emit, { blockerWarnMs: o.blockerWarnMs });
+    monitor.start();
     const migrations: MigrateResult['migrations'] = [];
-    let offset = 0;
-    for (const s of scripts) {
-      const durationMs = await runScript(s, { conn, emit: o.emit, signal: o.signal, offset, total });
-      migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
-      offset += s.statements.length;
+    try {
+      let offset = 0;
+      for (const s of scripts) {
+        const durationMs = await runScript(s, { ...o, conn, monitor, detachOrphans: o.orphans === 'detach', offset, total });
+        migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
+        offset += s.statements.length;
+      }
+    } finally {
+      monitor.stop();
     }
-    return { dryRun: false, versions: scripts.map((s) => s.version), migrations, plan: planLines(scripts), totalMs: performance.now() - t0 };
+    return { dryRun: false, versions: scripts.map((s) => s.version), migrations, plan: planLines(scripts), ...pre, totalMs: performance.now() - t0 };
   });
 }

@@ -3,9 +3,10 @@ import { withMigrationLock, type EngineOptions } from './engine.js';
 import { loadMigrations } from './files.js';
 import { readHistory } from './history.js';
 import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './plan.js';
-import { runScript } from './runner.js';
+import { ProgressMonitor } from './monitor.js';
+import { runScript, type LockPolicy } from './runner.js';
 
-export interface RollbackOptions extends EngineOptions {
+export interface RollbackOptions extends EngineOptions, LockPolicy {
   /** Roll back every migration above this version. */
   to?: number;
   /** Roll back this many of the newest migrations (default 1). */
@@ -37,12 +38,20 @@ export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackRe
     const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'rollback', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
+    const [{ pid }] = await conn<{ pid: number }[]>`
+      select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)`;
+    const monitor = new ProgressMonitor(sql, pid!, o.emit);
+    monitor.start();
     const migrations: RollbackResult['migrations'] = [];
-    let offset = 0;
-    for (const s of scripts) {
-      const durationMs = await runScript(s, { conn, emit: o.emit, signal: o.signal, offset, total });
-      migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
-      offset += s.statements.length;
+    try {
+      let offset = 0;
+      for (const s of scripts) {
+        const durationMs = await runScript(s, { ...o, conn, monitor, offset, total });
+        migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
+        offset += s.statements.length;
+      }
+    } finally {
+      monitor.stop();
     }
     return { versions: scripts.map((s) => s.version), migrations, plan: planLines(scripts), totalMs: performance.now() - t0 };
   });

@@ -2,28 +2,50 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
 import { connect, migrationDirs } from '../context.js';
-import { intArg, numberArg, type RunCommand } from '../main.js';
+import { durationArg, intArg, type RunCommand } from '../main.js';
 import { ProgressRenderer } from '../progress.js';
-import { renderPlan, renderSummary } from '../render.js';
+import { formatBytes, renderPlan, renderSummary } from '../render.js';
+
+interface MigrateFlags {
+  to?: number;
+  dryRun?: boolean;
+  yes?: boolean;
+  lint: boolean;
+  lockWait: number;
+  lockTimeout: number;
+  lockRetries: number;
+  blockerWarn: number;
+  orphans?: 'detach';
+}
 
 export function register(cmd: Command, run: RunCommand): void {
   cmd
     .option('--to <version>', 'apply up to this version (inclusive)', intArg('--to', 1))
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--yes', 'go on despite pre-flight warnings that need a human')
+    .option('--dry-run', 'print the plan (statements, transactionality, target tables with size and rows) and change nothing')
+    .option('--yes', 'go on although transactions older than 5 minutes could block the run')
     .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
-    .addOption(new Option('--lock-wait <seconds>', 'wait this long for another run holding the migration lock').default(0).argParser(numberArg('--lock-wait')))
-    .action((opts: { to?: number; dryRun?: boolean; lockWait: number; lint: boolean }) =>
+    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
+    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
+    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)))
+    .addOption(new Option('--blocker-warn <duration>', 'say who an index build waits for after this long').default(30_000, '30s').argParser(durationArg('--blocker-warn')))
+    .addOption(new Option('--orphans <mode>', 'detach: save orphan foreign-key values in boosterz_db.orphan_audit and set them to NULL').choices(['detach']))
+    .action((opts: MigrateFlags) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }));
         const r = await migrate(sql, {
-          ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, lockWaitMs: opts.lockWait * 1000, database: where, to: opts.to, dryRun: opts.dryRun, lint: opts.lint,
+          ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, database: where,
+          to: opts.to, dryRun: opts.dryRun, lint: opts.lint, yes: opts.yes, orphans: opts.orphans ?? 'refuse',
+          lockWaitMs: opts.lockWait, lockTimeoutMs: opts.lockTimeout, lockRetries: opts.lockRetries, blockerWarnMs: opts.blockerWarn,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
-          ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, ...(r.dryRun ? { plan: r.plan } : {}), totalMs: r.totalMs });
+          ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, slowest: progress.topSlowest(), ...(r.dryRun ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans } : {}), totalMs: r.totalMs });
         } else if (r.dryRun) {
-          ctx.out.result(renderPlan(r.plan));
+          progress.preflight(r.sessions, r.orphans);
+          ctx.out.result(renderPlan(r.plan, (l) => {
+            const t = l.table ? r.tables?.[l.table] : undefined;
+            return t ? [formatBytes(t.bytes), t.rows.toLocaleString('en-US')] : ['', ''];
+          }));
         } else if (r.migrations.length) {
           ctx.out.result(renderSummary(r.migrations, r.totalMs, progress.slowest));
         } else {

@@ -1,0 +1,130 @@
+import type { ReservedSql, Sql } from '../db/connection.js';
+import { refusedError } from './errors.js';
+import { quoteIdent, type Script } from './runner.js';
+
+type Db = Sql | ReservedSql;
+
+/** A session that can block the run: an old or idle-in-transaction transaction. */
+export interface SessionInfo {
+  pid: number;
+  application_name: string;
+  usename: string | null;
+  state: string | null;
+  xactAgeMs: number;
+  query: string;
+}
+
+/** Transactions open for more than a minute, or idle in transaction, in this database. */
+export async function blockingSessions(db: Db, ownPids: number[]): Promise<SessionInfo[]> {
+  return db<SessionInfo[]>`
+    select pid, application_name, usename, state, (extract(epoch from now() - xact_start) * 1000)::float8 as "xactAgeMs", left(query, 200) as query
+      from pg_stat_activity
+     where datname = current_database() and backend_type = 'client backend' and xact_start is not null
+       and pid <> all(${ownPids}::int[])
+       and (state like 'idle in transaction%' or now() - xact_start > interval '1 minute')
+     order by xact_start`;
+}
+
+/** A foreign key that a pending migration adds. */
+export interface ForeignKeyAdd {
+  version: number;
+  constraint?: string;
+  table: string;
+  columns: string[];
+  refTable: string;
+  refColumns: string[];
+  notValid: boolean;
+}
+
+export interface OrphanCount {
+  constraint?: string;
+  table: string;
+  columns: string[];
+  refTable: string;
+  count: number;
+  /** Up to 5 orphan values (the referencing column's values). */
+  samples: string[];
+}
+
+const rel = (rv: any): string => (rv?.schemaname ? `${rv.schemaname}.${rv.relname}` : rv?.relname);
+const qname = (name: string) => name.split('.').map(quoteIdent).join('.');
+const strs = (list: any[] | undefined) => (list ?? []).map((x: any) => x?.String?.sval as string);
+
+/** Foreign keys added by ALTER TABLE … ADD [CONSTRAINT] FOREIGN KEY in the scripts. */
+export function foreignKeysAdded(scripts: Script[]): ForeignKeyAdd[] {
+  const out: ForeignKeyAdd[] = [];
+  for (const s of scripts) {
+    for (const st of s.statements) {
+      if (st.node !== 'AlterTableStmt') continue;
+      for (const c of st.ast.cmds ?? []) {
+        const con = c.AlterTableCmd?.def?.Constraint;
+        if (c.AlterTableCmd?.subtype !== 'AT_AddConstraint' || con?.contype !== 'CONSTR_FOREIGN') continue;
+        const refTable = rel(con.pktable);
+        out.push({ version: s.version, constraint: con.conname, table: rel(st.ast.relation), columns: strs(con.fk_attrs), refTable, refColumns: con.pk_attrs?.length ? strs(con.pk_attrs) : ['id'], notValid: !!con.skip_validation });
+      }
+    }
+  }
+  return out;
+}
+
+function orphanPredicate(fk: ForeignKeyAdd): string {
+  const notNull = fk.columns.map((c) => `t.${quoteIdent(c)} is not null`).join(' and ');
+  const match = fk.columns.map((c, i) => `r.${quoteIdent(fk.refColumns[i]!)} = t.${quoteIdent(c)}`).join(' and ');
+  return `${notNull} and not exists (select 1 from ${qname(fk.refTable)} r where ${match})`;
+}
+
+/** Counts rows whose values the new foreign key would reject (tables that exist already). */
+export async function countOrphans(db: Db, fks: ForeignKeyAdd[]): Promise<OrphanCount[]> {
+  const out: OrphanCount[] = [];
+  for (const fk of fks) {
+    const [exists] = await db<{ ok: boolean }[]>`select to_regclass(${fk.table}) is not null and to_regclass(${fk.refTable}) is not null as ok`;
+    if (!exists!.ok) continue;
+    const cols = fk.columns.map((c) => `t.${quoteIdent(c)}::text`).join(` || ',' || `);
+    const rows = await db.unsafe<{ count: string; samples: string[] | null }[]>(
+      `select count(*)::text as count, (array_agg(${cols} order by ${cols}))[1:5] as samples from ${qname(fk.table)} t where ${orphanPredicate(fk)}`,
+    );
+    const count = Number(rows[0]!.count);
+    out.push({ constraint: fk.constraint, table: fk.table, columns: fk.columns, refTable: fk.refTable, count, samples: rows[0]!.samples ?? [] });
+  }
+  return out;
+}
+
+export function describeOrphans(o: OrphanCount): string {
+  return `${o.table}.${o.columns.join(',')} → ${o.refTable}: ${o.count} orphan row(s), e.g. ${o.samples.join(', ')}`;
+}
+
+/** Refuses (exit 6) when rows would break a new foreign key and detaching was not asked for. */
+export function refuseOrphans(counts: OrphanCount[]): void {
+  const bad = counts.filter((c) => c.count > 0);
+  if (!bad.length) return;
+  throw refusedError(`${bad.reduce((n, c) => n + c.count, 0)} row(s) point at rows that do not exist and would break the new foreign keys: ${describeOrphans(bad[0]!)}`, [
+    ...bad.slice(1).map(describeOrphans),
+    'rerun with --orphans=detach to save each orphan value in boosterz_db.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
+  ], { orphans: bad });
+}
+
+/**
+ * Saves the orphan values of one foreign key in boosterz_db.orphan_audit and sets them to
+ * NULL, in the caller's transaction. Returns the number of rows detached.
+ */
+export async function detachOrphans(conn: ReservedSql, fk: ForeignKeyAdd): Promise<number> {
+  if (fk.columns.length !== 1) throw refusedError(`cannot detach orphans of the multi-column foreign key ${fk.constraint ?? fk.table}: fix the data first`);
+  const [pk] = await conn<{ attname: string }[]>`
+    select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+     where i.indrelid = to_regclass(${fk.table}) and i.indisprimary and i.indnatts = 1`;
+  const key = pk ? `t.${quoteIdent(pk.attname)}` : 't.ctid';
+  const col = quoteIdent(fk.columns[0]!);
+  const rows = await conn.unsafe<{ n: string }[]>(
+    `with orphans as (
+       select ${key} as row_key, t.${col} as old_value from ${qname(fk.table)} t where ${orphanPredicate(fk)} for update of t
+     ), audit as (
+       insert into boosterz_db.orphan_audit (version, table_name, row_id, column_name, old_value)
+       select $1, $2, row_key::text, $3, old_value::text from orphans
+     ), upd as (
+       update ${qname(fk.table)} t set ${col} = null from orphans o where ${key} = o.row_key returning 1
+     )
+     select count(*)::text as n from upd`,
+    [fk.version, fk.table, fk.columns[0]!],
+  );
+  return Number(rows[0]!.n);
+}
