@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   status: { summary: 'applied / pending / part-way migrations, checksums, drift', load: () => import('./commands/status.js') },
   rollback: { summary: 'run the rollback scripts of applied migrations, newest first', load: () => import('./commands/rollback.js') },
   check: { summary: 'for CI: lint, then apply all → roll back all → apply all on a throwaway PostgreSQL, proving the catalog each time', load: () => import('./commands/check.js') },
+  report: { summary: 'slow-queries | unused-indexes | duplicate-indexes | invalid-indexes', load: () => import('./commands/report.js') },
   lint: { summary: 'static safety checks of migration files (parser-based)', load: () => import('./commands/lint.js') },
   baseline: { summary: 'mark an existing database as being at version V without running anything', load: () => import('./commands/baseline.js') },
 };
