@@ -23,7 +23,6 @@ export function migrationDirs(ctx: CommandContext) {
 
 /** The database of the embedded default server (created on first use). */
 const EMBEDDED_DB = 'boosterz';
-const adminReady = new Set<string>();
 
 async function embeddedTarget(ctx: CommandContext, dir: string): Promise<ConnectionTarget> {
   const srv = await startEmbedded({ dir, resolveFrom: ctx.packageRoot, log: (l) => ctx.out.info(l) });
@@ -38,12 +37,9 @@ async function embeddedTarget(ctx: CommandContext, dir: string): Promise<Connect
     await admin.end({ timeout: 2 });
   }
   url.pathname = `/${EMBEDDED_DB}`;
-  if (!adminReady.has(srv.dir)) {
-    // the library is preloaded; the extension makes `report slow-queries` work out of the box
-    const db = createClient({ url: url.toString() }, { command: 'embedded', max: 1, onNotice: () => undefined });
-    await db`create extension if not exists pg_stat_statements`.finally(() => db.end({ timeout: 2 }));
-    adminReady.add(srv.dir);
-  }
+  // the library is preloaded; the extension makes `report slow-queries` work out of the box
+  const db = createClient({ url: url.toString() }, { command: 'embedded', max: 1, onNotice: () => undefined });
+  await db`create extension if not exists pg_stat_statements`.finally(() => db.end({ timeout: 2 }));
   return { url: url.toString() };
 }
 
