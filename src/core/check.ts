@@ -1,7 +1,7 @@
 import type { Sql } from '../db/connection.js';
 import { diffSnapshots, formatDiff, isEmptyDiff, snapshot, type Snapshot } from './catalog.js';
 import type { EngineOptions } from './engine.js';
-import { checkCatalog, loadExpected } from './expected.js';
+import { verify } from './maintenance/verify.js';
 import { loadMigrations } from './files.js';
 import { formatFinding, lintMigrations } from './lint.js';
 import { migrate } from './migrate.js';
@@ -40,7 +40,6 @@ export async function check(sql: Sql, o: CheckOptions): Promise<CheckResult> {
     return s.ok;
   };
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
-  const expected = await loadExpected(o.migrationsDir);
   const snaps = new Map<number, Snapshot>();
   const engine = { ...o, lint: false };
 
@@ -57,7 +56,8 @@ export async function check(sql: Sql, o: CheckOptions): Promise<CheckResult> {
   if (!applied) return { ok: false, steps };
   const last = files.length ? files[files.length - 1]!.version : 0;
   const full = snaps.get(last)!;
-  await step('verify the expected objects', async () => checkCatalog(full, expected, files.length ? snaps.get(files[0]!.version) : undefined));
+  await step('verify the expected objects', async () =>
+    (await verify(sql, o)).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`));
   await step(`roll back ${files.length} migrations one by one, each back to the previous catalog`, async () => {
     const problems: string[] = [];
     for (const f of [...files].reverse()) {

@@ -1,7 +1,7 @@
 -- Ownership: 2M cards at scale 1. The owner is picked with a power law (user 1 owns about
--- 3.7% of all cards, a median user a few dozen); each user collects a handful of favourite
--- collections (popular sets have small ids), one mostly; the card is a checklist card of
--- that collection, so power users complete whole sets. 2% are not identified yet
+-- 3.7% of all cards, a median user a few dozen); each user collects 1 to 12 favourite
+-- collections (popular sets have small ids), the first one mostly; the card is a checklist
+-- card of that collection, so power users complete whole sets. 2% are not identified yet
 -- (checklist_card_id NULL); a fraction boosterz.orphans of the others point at a checklist
 -- card that does not exist.
 INSERT INTO cards (id, user_id, collection_id, checklist_card_id, condition, quantity, is_for_trade,
@@ -22,8 +22,9 @@ SELECT x.id,
        pg_temp.bz_ago(x.age * x.uu)
   FROM (SELECT g AS id,
                u.user_id,
-               -- the user's favourite collection number 0..11 (0 mostly), then which collection it is
-               pg_temp.bz_pick(p.n_coll, pg_temp.bz_u(p.seed, u.user_id * 16 + floor(12 * pg_temp.bz_u(p.seed, g, 41) ^ 3)::bigint, 42), 2) AS collection_id,
+               -- which of the user's favourite collections (the first one mostly), then which
+               -- collection that favourite is
+               pg_temp.bz_pick(p.n_coll, pg_temp.bz_u(p.seed, u.user_id * 16 + floor(u.favourites * pg_temp.bz_u(p.seed, g, 41) ^ 2)::bigint, 42), 2) AS collection_id,
                pg_temp.bz_user_age(u.user_id, p.n_users) * pg_temp.bz_u(p.seed, g, 51) AS age,
                pg_temp.bz_u(p.seed, g, 52) AS uq,
                pg_temp.bz_u(p.seed, g, 53) < 0.05 AS for_sale,
@@ -34,7 +35,11 @@ SELECT x.id,
                        (SELECT max(id) FROM users) AS n_users, (SELECT max(id) FROM collections) AS n_coll
                 OFFSET 0) p,
                generate_series(1, p.n) AS g,
-               LATERAL (SELECT pg_temp.bz_pick(p.n_users, pg_temp.bz_u(p.seed, g, 40), 3) AS user_id) u
+               LATERAL (SELECT pg_temp.bz_pick(p.n_users, pg_temp.bz_u(p.seed, g, 40), 3) AS user_id) u0,
+               -- how many sets the user collects: 1 to 12, a few mostly; the top 1% of users many
+               LATERAL (SELECT u0.user_id,
+                               1 + floor(11 * pg_temp.bz_u(p.seed, u0.user_id, 55)
+                                            ^ CASE WHEN u0.user_id <= p.n_users / 100 + 1 THEN 0.5 ELSE 3 END)::integer AS favourites) u
         OFFSET 0) x
   LEFT JOIN (SELECT collection_id, min(id) AS first_id, count(*) AS n
                FROM checklist_cards

@@ -12,7 +12,7 @@ SELECT x.follower_id,
                pg_temp.bz_pick(p.n_users, pg_temp.bz_u(p.seed, g, 112), 3) AS followed_id,
                p.seed,
                p.n_users
-          FROM (SELECT pg_temp.bz_seed() AS seed, pg_temp.bz_count(460000, 20) AS n,
+          FROM (SELECT pg_temp.bz_seed() AS seed, pg_temp.bz_count(408000, 20) AS n,
                        (SELECT max(id) FROM users) AS n_users
                 OFFSET 0) p,
                generate_series(1, p.n) AS g

@@ -17,7 +17,7 @@ SELECT x.id,
                        pg_temp.bz_pick(p.n_conversations, pg_temp.bz_u(p.seed, g, 141), 1.5) AS conversation_id,
                        p.seed,
                        p.n_users
-                  FROM (SELECT pg_temp.bz_seed() AS seed, pg_temp.bz_count(2000000, 20) AS n,
+                  FROM (SELECT pg_temp.bz_seed() AS seed, pg_temp.bz_count(2060000, 20) AS n,
                                (SELECT max(id) FROM users) AS n_users, (SELECT max(id) FROM conversations) AS n_conversations
                         OFFSET 0) p,
                        generate_series(1, p.n) AS g

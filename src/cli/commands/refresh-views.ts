@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { refreshViews } from '../../core/maintenance/refresh.js';
+import { connect } from '../context.js';
+import { durationArg, type RunCommand } from '../main.js';
+import { formatMs } from '../output.js';
+import { table } from '../render.js';
+
+export function register(cmd: Command, run: RunCommand): void {
+  cmd
+    .argument('[views...]', 'materialized views to refresh (default: the stale ones)')
+    .option('--all', 'refresh every materialized view')
+    .option('--no-concurrently', 'plain REFRESH (locks each view for readers while it runs)')
+    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout of each refresh').default(5000, '5s').argParser(durationArg('--lock-timeout')))
+    .addOption(new Option('--statement-timeout <duration>', 'statement_timeout of each refresh (0: none)').default(0).argParser(durationArg('--statement-timeout')))
+    .action((views: string[], o: { all?: boolean; concurrently: boolean; lockTimeout: number; statementTimeout: number }) =>
+      run(async (ctx) => {
+        const { sql } = await connect(ctx, 'refresh-views');
+        const r = await refreshViews(sql, {
+          views, all: o.all, concurrently: o.concurrently, lockTimeoutMs: o.lockTimeout, statementTimeoutMs: o.statementTimeout, signal: ctx.signal,
+          onWarning: (m) => ctx.out.warn(m),
+          onView: (v) => ctx.out.info(`refreshed ${v.view} (${v.mode}) in ${formatMs(v.durationMs)}: ${v.rows} rows`),
+        });
+        if (ctx.out.json) return void ctx.out.jsonLine(r);
+        if (!r.refreshed.length) return void ctx.out.result(`nothing to refresh: no materialized view is marked stale (${r.views.length} view(s); --all refreshes every one)`);
+        ctx.out.result(table(['view', 'mode', 'was stale', 'duration', 'rows'], r.refreshed.map((v) => [v.view, v.mode, v.wasStale ? 'yes' : 'no', formatMs(v.durationMs), v.rows])));
+      }),
+    );
+}

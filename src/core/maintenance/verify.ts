@@ -1,0 +1,83 @@
+import type { Sql } from '../../db/connection.js';
+import { withReserved } from '../../db/connection.js';
+import { snapshot } from '../catalog.js';
+import { loadExpected } from '../expected.js';
+import { loadMigrations } from '../files.js';
+import { historyExists, readHistory } from '../history.js';
+import { loadParser, splitSql } from '../statements.js';
+
+export interface VerifyCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface VerifyOptions {
+  migrationsDir: string;
+  rollbackDir: string;
+  sqlDir: string;
+}
+
+/**
+ * The guide's validation checklist on a live database: migrations applied without error,
+ * foreign keys present and validated, every index of the migrations present and valid,
+ * materialized views populated, functions and monitoring views answering.
+ */
+export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]> {
+  const checks: VerifyCheck[] = [];
+  const add = (name: string, ok: boolean, detail?: string) => checks.push({ name, ok, detail });
+  const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
+  const expected = await loadExpected(o.migrationsDir);
+  const history = (await historyExists(sql)) ? await readHistory(sql) : [];
+  const rows = new Map(history.map((r) => [r.version, r]));
+
+  const notDone = files.filter((f) => !['applied', 'baselined'].includes(rows.get(f.version)?.state ?? ''));
+  const drift = files.filter((f) => rows.get(f.version) && rows.get(f.version)!.state !== 'failed' && rows.get(f.version)!.checksum !== f.checksum);
+  add('migrations applied without error', !notDone.length && !drift.length,
+    notDone.length ? `not applied: ${notDone.map((f) => `${f.version} (${rows.get(f.version)?.state ?? 'pending'})`).join(', ')}` : drift.length ? `changed after being applied: ${drift.map((f) => f.fileName).join(', ')}` : `${files.length}/${files.length}`);
+
+  const snap = await snapshot(sql, o.sqlDir);
+  for (const fk of expected?.foreignKeys ?? []) {
+    const re = new RegExp(`^FOREIGN KEY \\(${fk.column}\\) REFERENCES ${fk.references}\\(id\\)`);
+    const hit = [...snap].find(([k, v]) => k.startsWith(`constraint public.${fk.table}.`) && re.test(v));
+    add(`foreign key ${fk.table}.${fk.column} → ${fk.references}(id) present and validated`, !!hit && !hit[1].endsWith('[NOT VALIDATED]'),
+      !hit ? 'missing' : hit[1].endsWith('[NOT VALIDATED]') ? 'NOT VALID: rerun `boosterz-db migrate` to validate it' : undefined);
+  }
+
+  await loadParser();
+  const wanted = files.filter((f) => ['applied', 'baselined'].includes(rows.get(f.version)?.state ?? '')).flatMap((f) =>
+    splitSql(f.sql, f.path).filter((s) => s.node === 'IndexStmt' && s.ast.idxname).map((s) => `index ${s.ast.relation?.schemaname ?? 'public'}.${s.ast.idxname}`));
+  const missing = wanted.filter((k) => !snap.has(k));
+  const invalid = [...snap].filter(([k, v]) => k.startsWith('index ') && v.endsWith('[INVALID]')).map(([k]) => k.slice(6));
+  add('every index of the migrations present and valid', !missing.length && !invalid.length,
+    missing.length || invalid.length ? [missing.length ? `missing: ${missing.map((k) => k.slice(6)).join(', ')}` : '', invalid.length ? `INVALID: ${invalid.join(', ')}` : ''].filter(Boolean).join('; ') : `${wanted.length}/${wanted.length} valid`);
+
+  if (expected?.minAddedIndexes) {
+    add(`at least ${expected.minAddedIndexes} indexes added by the migrations`, wanted.length >= expected.minAddedIndexes, `${wanted.length}`);
+  }
+  for (const v of expected?.materializedViews ?? []) {
+    const def = snap.get(`materialized view public.${v}`);
+    add(`materialized view ${v} populated`, !!def && def.endsWith('[populated]'), !def ? 'missing' : def.endsWith('[populated]') ? undefined : 'not populated: run `boosterz-db refresh-views --all`');
+  }
+  const triggers = expected?.triggers ?? [];
+  if (triggers.length) {
+    const absent = triggers.filter((t) => ![...snap.keys()].some((k) => k.startsWith('trigger public.') && k.endsWith(`.${t}`)));
+    add('freshness triggers present', !absent.length, absent.length ? `missing: ${absent.join(', ')}` : `${triggers.length}/${triggers.length}`);
+  }
+
+  await withReserved(sql, async (conn) => {
+    for (const [name, probe] of Object.entries(expected?.probes ?? {})) {
+      await conn.unsafe('begin');
+      try {
+        await conn`select set_config('statement_timeout', '30s', true)`;
+        for (const stmt of Array.isArray(probe) ? probe : [probe]) await conn.unsafe(stmt);
+        add(`${name} answers`, true);
+      } catch (err) {
+        add(`${name} answers`, false, `${(err as { code?: string }).code ? `[${(err as { code?: string }).code}] ` : ''}${(err as Error).message}`);
+      } finally {
+        await conn.unsafe('rollback').catch(() => undefined);
+      }
+    }
+  });
+  return checks;
+}
