@@ -5,9 +5,9 @@ with app_ns as (
    where nspname not in ('pg_catalog', 'information_schema', 'boosterz_db')
      and nspname not like 'pg\_toast%' and nspname not like 'pg\_temp%'
 )
-select 'schema ' || quote_ident(n.nspname) as key, '' as value from app_ns n
+select 'schema ' || quote_ident(n.nspname) as key, ''::text as value from app_ns n
 union all
-select 'extension ' || e.extname, n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+select 'extension ' || e.extname, n.nspname::text from pg_extension e join pg_namespace n on n.oid = e.extnamespace
  where e.extname <> 'plpgsql'
 union all
 select case c.relkind when 'r' then 'table ' when 'p' then 'table ' when 'v' then 'view ' when 'm' then 'materialized view '

@@ -1,10 +1,40 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirArgs, fixture, runCli } from '../helpers/cli.js';
-import { serverUrl } from '../helpers/db.js';
+import { freshDatabase, serverUrl } from '../helpers/db.js';
+import { diffSnapshots, formatDiff, snapshot } from '../../src/core/catalog.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
+describe('catalog snapshot', () => {
+  it('sees a change deep inside a function body and a constraint losing its validation', async () => {
+    const db = await freshDatabase('snap');
+    try {
+      const sqlDir = join(process.cwd(), 'src/sql');
+      const body = `select ${'1 + '.repeat(40)}1`;
+      await db.sql.unsafe(`create table t (id int primary key, p int); create function f() returns int language sql as $$ ${body} $$`);
+      const a = await snapshot(db.sql, sqlDir);
+      expect([...a.keys()]).toEqual(expect.arrayContaining(['table public.t', 'column public.t.id', 'constraint public.t.t_pkey', 'index public.t_pkey', 'function public.f()']));
+      await db.sql.unsafe(`create or replace function f() returns int language sql as $$ ${body} + 2 $$`);
+      await db.sql.unsafe('alter table t add constraint t_p_check check (p > 0) not valid');
+      const d = diffSnapshots(a, await snapshot(db.sql, sqlDir));
+      expect(d.changed.map((c) => c.key)).toEqual(['function public.f()']);
+      expect(d.extra).toEqual(['constraint public.t.t_p_check']);
+      expect(formatDiff(d).join('\n')).toMatch(/\+ constraint public.t.t_p_check \(left over\)/);
+      expect((await snapshot(db.sql, sqlDir)).get('constraint public.t.t_p_check')).toMatch(/NOT VALIDATED/);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('check', () => {
+  it('passes on the shipped Boosterz migrations: every version rolls back to the previous catalog', async () => {
+    const r = await runCli(['check', '--json', '-d', serverUrl()]);
+    const out = JSON.parse(r.stdout);
+    expect(out.steps.filter((s: { ok: boolean }) => !s.ok)).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
   it('passes on a correct migration set (throwaway database on the given server)', async () => {
     const r = await runCli(['check', '-d', serverUrl(), ...dirArgs(fixture('basic'))]);
     expect(r.code).toBe(0);

@@ -4,14 +4,15 @@
 INSERT INTO messages (id, conversation_id, sender_id, content, created_at, edited_at)
 SELECT x.id,
        x.conversation_id,
-       pg_temp.bz_member(x.seed, x.n_users, x.conversation_id,
-                         floor(pg_temp.bz_conv_size(x.seed, x.conversation_id) * pg_temp.bz_u(x.seed, x.id, 142))::integer),
+       pg_temp.bz_member(x.seed, x.n_users, x.conversation_id, x.member),
        (ARRAY['Hi! Still have the Gold parallel?', 'Deal.', 'What do you want for it?', 'Sending pics',
               'Can you do a 2 for 1?', 'Shipped today', 'Received, thanks!', 'Let me check my doubles',
               'Is the corner damaged?', 'ok'])[1 + floor(10 * pg_temp.bz_u(x.seed, x.id, 143))::integer],
        pg_temp.bz_ago(x.age),
        CASE WHEN pg_temp.bz_u(x.seed, x.id, 144) < 0.03 THEN pg_temp.bz_ago(greatest(0, x.age - 600 * pg_temp.bz_u(x.seed, x.id, 145))) END
   FROM (SELECT y.*,
+               -- the sender: one of the members
+               floor(pg_temp.bz_conv_size(y.seed, y.conversation_id) * pg_temp.bz_u(y.seed, y.id, 142))::integer AS member,
                pg_temp.bz_conv_age(y.seed, y.n_users, y.conversation_id) * pg_temp.bz_u(y.seed, y.id, 146) AS age
           FROM (SELECT g AS id,
                        pg_temp.bz_pick(p.n_conversations, pg_temp.bz_u(p.seed, g, 141), 1.5) AS conversation_id,

@@ -1,0 +1,78 @@
+import { runCli } from '../helpers/cli.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await freshDatabase('orphans');
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const cli = (args: string[]) => runCli(['-d', db.url, ...args]);
+
+/** The three columns that get a foreign key, as (table, id, value) rows. */
+const fkValues = async () => db.sql<{ t: string; id: string; v: string | null }[]>`
+  select 'cards' as t, id::text, checklist_card_id::text as v from cards
+  union all select 'personal_cards', id::text, checklist_card_id::text from personal_cards
+  union all select 'checklist_cards', id::text, base_card_id::text from checklist_cards
+  order by 1, 2`;
+
+describe('orphan rows before the foreign-key migration', () => {
+  let before: Awaited<ReturnType<typeof fkValues>>;
+
+  beforeAll(async () => {
+    expect((await cli(['migrate', '--to', '1'])).code).toBe(0);
+    await db.sql`insert into users (id, username, email) values (1, 'ana', 'ana@example.com'), (2, 'bob', 'bob@example.com')`;
+    await db.sql`insert into collections (id, name, brand, total_cards) values (1, 'Ligue 1 2024', 'Panini', 3)`;
+    await db.sql`insert into checklist_cards (id, collection_id, card_number, player_name, base_card_id)
+                 values (1, 1, '1', 'Mbappé', null), (2, 1, '1a', 'Mbappé (gold)', 1), (3, 1, '2', 'Dembélé', 999)`;
+    await db.sql`insert into cards (id, user_id, collection_id, checklist_card_id) values (1, 1, 1, 1), (2, 1, 1, 777), (3, 2, 1, 778), (4, 2, 1, null)`;
+    await db.sql`insert into personal_cards (id, user_id, checklist_card_id, player_name) values (1, 1, 2, 'Mbappé'), (2, 2, 555, 'Zidane')`;
+    before = await fkValues();
+  });
+
+  it('stops with exit 6 and a table of orphans per foreign key; nothing is changed', async () => {
+    const dry = await cli(['migrate', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toMatch(/cards.checklist_card_id → checklist_cards: 2 orphan row\(s\), e.g. 777, 778/);
+    const r = await cli(['migrate', '--json']);
+    expect(r.code).toBe(6);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const err = events.at(-1);
+    expect(err.type).toBe('error');
+    expect(err.orphans.map((o: { table: string; count: number; samples: string[] }) => [o.table, o.count, o.samples])).toEqual([
+      ['checklist_cards', 1, ['999']],
+      ['cards', 2, ['777', '778']],
+      ['personal_cards', 1, ['555']],
+    ]);
+    expect(r.stderr.split('\n')[0]).toMatch(/^error: 4 row\(s\) point at rows that do not exist/);
+    expect(await fkValues()).toEqual(before);
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.schema_history where version > 1`;
+    expect(n).toBe(0);
+  });
+
+  it('--orphans=detach saves every orphan in the audit table, sets it to NULL, validates the keys; rollback restores them', async () => {
+    const r = await cli(['migrate', '--to', '2', '--orphans', 'detach']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/detached 2 orphan value\(s\) of cards.checklist_card_id/);
+    const audit = await db.sql<{ table_name: string; row_id: string; column_name: string; old_value: string }[]>`
+      select table_name, row_id, column_name, old_value from boosterz_db.orphan_audit order by 1, 2`;
+    expect(audit).toEqual([
+      { table_name: 'cards', row_id: '2', column_name: 'checklist_card_id', old_value: '777' },
+      { table_name: 'cards', row_id: '3', column_name: 'checklist_card_id', old_value: '778' },
+      { table_name: 'checklist_cards', row_id: '3', column_name: 'base_card_id', old_value: '999' },
+      { table_name: 'personal_cards', row_id: '2', column_name: 'checklist_card_id', old_value: '555' },
+    ]);
+    const after = await fkValues();
+    expect(after.filter((x) => x.v === null).map((x) => `${x.t}:${x.id}`).sort()).toEqual(['cards:2', 'cards:3', 'cards:4', 'checklist_cards:1', 'checklist_cards:3', 'personal_cards:2']);
+    const fks = await db.sql<{ conname: string; convalidated: boolean }[]>`
+      select conname, convalidated from pg_constraint where conname in ('cards_checklist_card_id_fkey', 'personal_cards_checklist_card_id_fkey', 'checklist_cards_base_card_id_fkey') order by 1`;
+    expect(fks.map((f) => f.convalidated)).toEqual([true, true, true]);
+
+    expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
+    expect(await fkValues()).toEqual(before);
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.orphan_audit`;
+    expect(n).toBe(0);
+  });
+});
