@@ -195,11 +195,15 @@ describe('failures', () => {
     expect(b.stderr.split('\n')[0]).toMatch(/another run holds the migration lock: pid \d+ \(boosterz-db\/migrate.*since \d{4}-/);
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from slow`;
     expect(n).toBe(1);
-    // with --lock-wait the second run queues and then finds nothing to do
+    // with --lock-wait the second run queues behind the first, then finds nothing to do
+    expect((await cli(['rollback', '--to', '0', '--yes', ...dirArgs(f)])).code).toBe(0);
     const c = cli(['migrate', ...dirArgs(f)]);
+    await new Promise((r) => setTimeout(r, 1200));
     const d = await cli(['migrate', '--lock-wait', '20', ...dirArgs(f)]);
     expect((await c).code).toBe(0);
     expect(d.code).toBe(0);
+    expect(d.stderr).toMatch(/waiting for the migration lock held by pid \d+ \(boosterz-db\/migrate\)/);
+    expect(d.stdout).toMatch(/nothing to do/);
   });
 });
 
