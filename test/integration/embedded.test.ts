@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirArgs, fixture, runCli } from '../helpers/cli.js';
+import { dirArgs, fixture, runCli, runCliUntil } from '../helpers/cli.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
 const basic = dirArgs(fixture('basic'));
@@ -52,12 +52,10 @@ describe('--embedded', () => {
       'migrations/0001_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n',
       'rollback/0001_slow.sql': 'DROP TABLE IF EXISTS slow;\n',
     });
-    let pid = 0;
-    const run = runCli(['migrate', '--embedded', dir, ...dirArgs(f)], { onSpawn: (p) => (pid = p) });
-    for (let i = 0; i < 100 && !(await serverPid(dir)); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1500));
+    const { pid, result } = await runCliUntil(['migrate', '--embedded', dir, ...dirArgs(f)], /→ 0001_slow/);
+    await new Promise((r) => setTimeout(r, 500));
     process.kill(pid, 'SIGKILL');
-    await run;
+    await result;
     const orphan = await serverPid(dir);
     expect(orphan && alive(orphan)).toBeTruthy();
     const st = await runCli(['status', '--embedded', dir, ...dirArgs(f)]);
@@ -82,14 +80,12 @@ describe('--embedded', () => {
       'migrations/0002_slow.sql': 'CREATE INDEX CONCURRENTLY t_id ON t (id);\nSELECT pg_sleep(60);\nCREATE INDEX CONCURRENTLY t_id2 ON t (id, id);\n',
       'rollback/0002_slow.sql': 'DROP INDEX CONCURRENTLY IF EXISTS t_id2;\nDROP INDEX CONCURRENTLY IF EXISTS t_id;\n',
     });
-    let pid = 0;
-    const run = runCli(['migrate', '--embedded', dir, ...dirArgs(f)], { onSpawn: (p) => (pid = p) });
-    await new Promise((r) => setTimeout(r, 4000));
+    const { pid, result } = await runCliUntil(['migrate', '--embedded', dir, ...dirArgs(f)], /\] 0002 create index concurrently t_id /);
+    await new Promise((r) => setTimeout(r, 1000));
     process.kill(pid, 'SIGINT');
-    const r = await run;
+    const r = await result;
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/rerun to resume/);
-    expect(r.ms).toBeLessThan(30_000);
     expect(await serverPid(dir)).toBeUndefined();
     const st = JSON.parse((await runCli(['status', '--json', '--embedded', dir, ...dirArgs(f)])).stdout);
     expect(st.lines[1]).toMatchObject({ state: 'partial', progress: { done: 1, total: 3 } });
