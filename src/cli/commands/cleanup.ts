@@ -10,7 +10,7 @@ export function register(cmd: Command, run: RunCommand): void {
   cmd
     .option('--dry-run', 'count what the retention policy would delete, per table; delete nothing')
     .addOption(new Option('--batch-size <n>', 'rows per table per short transaction').default(5000).argParser(intArg('--batch-size', 1)))
-    .addOption(new Option('--max-runtime <duration>', 'stop starting new batches after this long (the next run continues)').argParser(durationArg('--max-runtime')))
+    .addOption(new Option('--max-runtime <duration>', 'start no new batch after this long (the first batch always runs; the next run continues)').argParser(durationArg('--max-runtime')))
     .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'cleanup');

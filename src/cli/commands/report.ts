@@ -23,22 +23,24 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(new Option('--min-calls <n>', 'only statements called at least this often').default(1).argParser(intArg('--min-calls', 1)))
     .addOption(new Option('--limit <n>', 'how many').default(10).argParser(intArg('--limit', 1)))
     .addOption(new Option('--sort <key>', 'order by').choices(['total', 'mean', 'calls']).default('total'))
-    .addOption(new Option('--fail-mean-ms <ms>', 'exit 1 when a statement\'s mean time is above this (for monitoring)').argParser(numberArg('--fail-mean-ms')))
+    .addOption(new Option('--fail-mean-ms <ms>', 'exit 1 when any statement of this database (with at least --min-calls calls) has a mean time above this, whatever --limit and --min-mean-ms (for monitoring)').argParser(numberArg('--fail-mean-ms')))
     .action((o: { minMeanMs: number; minCalls: number; limit: number; sort: 'total' | 'mean' | 'calls'; failMeanMs?: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'report');
         const r = await slowQueries(sql, o);
-        const over = o.failMeanMs === undefined ? [] : r.queries.filter((q) => q.mean_ms > o.failMeanMs!);
-        if (ctx.out.json) ctx.out.jsonLine({ ...r, failMeanMs: o.failMeanMs ?? null, over: over.length });
-        else if (!r.queries.length) ctx.out.result(`no statement with a mean time ≥ ${o.minMeanMs} ms`);
+        const over = r.over?.count ?? 0;
+        if (ctx.out.json) ctx.out.jsonLine({ ...r, failMeanMs: o.failMeanMs ?? null });
+        else if (!r.queries.length) ctx.out.result(`no statement with a mean time ≥ ${o.minMeanMs} ms${o.minCalls > 1 ? ` and ≥ ${o.minCalls} calls` : ''}`);
         else {
-          const width = Math.max(30, (process.stdout.columns ?? 160) - 90);
+          // the whole (one-lined) text off a TTY and in JSON; cut to the terminal's width on a TTY
+          const width = process.stdout.isTTY ? Math.max(30, (process.stdout.columns ?? 160) - 90) : Infinity;
           ctx.out.result(table(['query', 'calls', 'total', 'mean', 'rows/call', 'hit %', r.track_planning ? 'plan / exec' : 'exec'],
             r.queries.map((q) => [cut(q.query, width), q.calls, ms(q.total_ms), ms(q.mean_ms), q.rows_per_call.toFixed(1), q.hit_pct == null ? '' : q.hit_pct.toFixed(1),
               r.track_planning ? `${ms(q.mean_plan_ms)} / ${ms(q.mean_exec_ms)}` : ms(q.mean_exec_ms)])));
         }
-        if (over.length) {
-          ctx.out.error(`${over.length} statement(s) above --fail-mean-ms ${o.failMeanMs}: the slowest has a mean of ${ms(over.reduce((m, q) => Math.max(m, q.mean_ms), 0))}`);
+        if (r.hidden) ctx.out.warn(`${r.hidden} statement(s) of other roles show as <insufficient privilege>: GRANT pg_read_all_stats TO the role to see their text`);
+        if (over) {
+          ctx.out.error(`${over} statement(s) above --fail-mean-ms ${o.failMeanMs}: the slowest has a mean of ${ms(r.over!.max_mean_ms)}`);
           return 1;
         }
       }),
@@ -52,7 +54,11 @@ export function register(cmd: Command, run: RunCommand): void {
         const { sql } = await connect(ctx, 'report');
         const r = await unusedIndexes(sql, sqlDir(ctx));
         if (ctx.out.json) return void ctx.out.jsonLine(r);
-        if (r.statsTooYoung) ctx.out.warn(`usage statistics start ${r.statsSince} (${r.statsAgeDays.toFixed(1)} days ago): younger than 7 days, an index may just not have been needed yet`);
+        if (r.statsTooYoung) {
+          ctx.out.warn(r.statsSource === 'stats_reset'
+            ? `usage statistics were reset ${r.statsSince} (${r.statsAgeDays.toFixed(1)} days ago): younger than 7 days, an index may just not have been needed yet`
+            : `usage statistics were never reset and the server started ${r.statsSince} (${r.statsAgeDays.toFixed(1)} days ago): they may not cover 7 days, an index may just not have been needed yet`);
+        }
         if (!r.indexes.length) return void ctx.out.result(`no unused index (statistics since ${r.statsSince})`);
         ctx.out.result(table(['index', 'table', 'size', 'scans', 'tuples read', ...(r.indexes[0]!.last_idx_scan !== undefined ? ['last scan'] : [])],
           r.indexes.map((i) => [`${i.schema}.${i.index}`, i.table, formatBytes(i.bytes), i.scans, i.tuples_read, ...(i.last_idx_scan !== undefined ? [i.last_idx_scan ?? 'never'] : [])])));
@@ -71,6 +77,7 @@ export function register(cmd: Command, run: RunCommand): void {
         if (ctx.out.json) return void ctx.out.jsonLine({ indexes: r });
         if (!r.length) return void ctx.out.result('no duplicate index');
         ctx.out.result(table(['index', 'covered by', 'table', 'size'], r.map((d) => [`${d.schema}.${d.index}`, d.covered_by, d.table, formatBytes(d.bytes)])));
+        ctx.out.result('to drop (review first, one at a time; this tool never runs it):');
         for (const d of r) ctx.out.result(`  ${d.drop}`);
       }),
     );
