@@ -13,7 +13,8 @@ export const ROOT = resolve(process.cwd());
 export const BIN = resolve(ROOT, 'bin/boosterz-db.js');
 
 /** Runs the built CLI as a user would (no TTY), returning exit code and output. */
-export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; onStderr?: (soFar: string) => void } = {}): Promise<CliResult> {
+export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; /** Called with stdout + stderr so far, as output arrives. */
+    onStderr?: (soFar: string) => void } = {}): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -23,10 +24,13 @@ export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?:
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      o.onStderr?.(stdout + stderr);
+    });
     child.stderr.on('data', (d) => {
       stderr += d;
-      o.onStderr?.(stderr);
+      o.onStderr?.(stdout + stderr);
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
     child.on('error', rej);
@@ -45,7 +49,7 @@ export const fixture = (name: string) => ({
 
 export const dirArgs = (f: { migrations: string; rollback: string }) => ['--migrations-dir', f.migrations, '--rollback-dir', f.rollback];
 
-/** Starts the CLI and resolves once its stderr matches `re` (to act at a known point), with the pid and the final result. */
+/** Starts the CLI and resolves once its output (stdout or stderr) matches `re` (to act at a known point), with the pid and the final result. */
 export async function runCliUntil(args: string[], re: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ pid: number; result: Promise<CliResult> }> {
   let pid = 0;
   let seen!: () => void;
