@@ -8,7 +8,7 @@ import { connectionTarget, type CommandContext } from './context.js';
  * (--database-url, DATABASE_URL, --embedded), else on a throwaway server (a container when a
  * runtime answers, else embedded binaries in a temporary folder).
  */
-export async function throwawayDatabase(ctx: CommandContext, command: string): Promise<{ sql: Sql; where: string }> {
+export async function throwawayDatabase(ctx: CommandContext, command: string): Promise<{ sql: Sql; url: string; where: string }> {
   const explicit = ctx.flags.databaseUrl || process.env.DATABASE_URL || process.env.PGHOST || ctx.flags.embedded;
   let server: ConnectionTarget;
   if (explicit) {
@@ -38,5 +38,5 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
   } else target = { ...server, database: name };
   const sql = createClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
   ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
-  return { sql, where: `throwaway database ${name}` };
+  return { sql, url: target.url ?? '', where: `throwaway database ${name}` };
 }

@@ -37,7 +37,7 @@ export interface GenerateStep extends GenerateStepStart {
 }
 
 export interface GenerateOptions {
-  /** 1 = about 8.5M rows (20k users, 2M cards...); 0 < scale <= 100. */
+  /** 1 = about 9M rows (20k users, 2M cards...); 0 < scale <= 100. */
   scale: number;
   /** Same seed, same scale => same data (default 1). */
   seed?: number;
@@ -74,7 +74,7 @@ export async function loadGenerateSteps(sqlDir: string): Promise<GenerateStepFil
 function checkOptions(o: GenerateOptions): { scale: number; seed: number; orphans: number } {
   const { scale, seed = DEFAULT_SEED, orphans = DEFAULT_ORPHANS } = o;
   if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_SCALE) {
-    throw usageError(`invalid scale ${scale}: expected a number above 0 and at most ${MAX_SCALE} (1 = about 8.5M rows)`);
+    throw usageError(`invalid scale ${scale}: expected a number above 0 and at most ${MAX_SCALE} (1 = about 9M rows)`);
   }
   if (!Number.isInteger(seed) || seed < -2147483648 || seed > 2147483647) {
     throw usageError(`invalid seed ${seed}: expected a 32-bit integer`);
@@ -117,6 +117,7 @@ function insertedRows(result: unknown): number {
 }
 
 async function runStep(conn: ReservedSql, step: GenerateStepFile, signal?: AbortSignal): Promise<number> {
+  if (signal?.aborted) throw interrupted(step);
   const q = conn.unsafe(step.text);
   const cancel = () => void q.cancel();
   signal?.addEventListener('abort', cancel, { once: true });
@@ -152,7 +153,6 @@ export async function generate(sql: Sql, o: GenerateOptions): Promise<GenerateRe
                         set_config('boosterz.seed', ${String(seed)}, true),
                         set_config('boosterz.orphans', ${String(orphans)}, true)`;
       for (const [index, step] of steps.entries()) {
-        if (o.signal?.aborted) throw interrupted(step);
         const at = { file: step.file, table: step.table, index, total: steps.length };
         o.onStart?.(at);
         const started = performance.now();

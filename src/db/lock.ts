@@ -73,3 +73,24 @@ export async function withAdvisoryLock<T>(
     await unlock(conn, key).catch(() => undefined);
   }
 }
+
+/**
+ * Runs fn holding a job's advisory lock (the same one the daemon's job takes), so a cron
+ * run and a daemon never run the same job at once. Busy: exit 4 naming the holder.
+ */
+export async function withJobLock<T>(sql: Sql, key: number, what: string, fn: () => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  try {
+    if (!(await tryLock(conn, key))) {
+      const h = await lockHolder(conn, key);
+      throw new BoosterzError(`another ${what} is running: ${h ? describeHolder(h) : 'a session that has just released it'}`, ExitCode.locked, ['it may be the daemon\'s job; try again when it is done']);
+    }
+    try {
+      return await fn();
+    } finally {
+      await unlock(conn, key).catch(() => undefined);
+    }
+  } finally {
+    conn.release();
+  }
+}

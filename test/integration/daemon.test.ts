@@ -120,6 +120,23 @@ describe('daemon', () => {
     }
   }, 60_000);
 
+  it('refresh-views and cleanup from cron take the same locks: busy is exit 4 naming the holder', async () => {
+    const holder = await db.sql.reserve();
+    try {
+      await holder`select pg_advisory_lock(${0x426f6f73}::int, 2)`;
+      const r = await runCli(['-d', db.url, 'refresh-views', '--all']);
+      expect(r.code).toBe(4);
+      expect(r.stderr.split('\n')[0]).toMatch(/another refresh of the materialized views is running: pid \d+/);
+      expect((await runCli(['-d', db.url, 'cleanup'])).code).toBe(0);
+      await holder`select pg_advisory_lock(${0x426f6f73}::int, 3)`;
+      expect((await runCli(['-d', db.url, 'cleanup'])).code).toBe(4);
+      expect((await runCli(['-d', db.url, 'cleanup', '--dry-run'])).code).toBe(0);
+    } finally {
+      await holder`select pg_advisory_unlock_all()`;
+      holder.release();
+    }
+  });
+
   it('SIGTERM during a job: waits up to --shutdown-timeout, cancels, records the run, releases the locks, exits 0', async () => {
     await db.sql`insert into users (id, username, email) values (3, 'term', 'term@example.com')`;
     const blocker = await db.sql.reserve();

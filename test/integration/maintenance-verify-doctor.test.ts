@@ -149,6 +149,10 @@ describe('doctor', () => {
     expect(b.line('log_min_duration_statement')).toMatchObject({ verdict: 'advice', message: '5000 ms, guide: 1000 ms' });
     expect(b.line('effective_cache_size')).toMatchObject({ verdict: 'advice', message: expect.stringMatching(/^12GB, recommended 6GB \(75% of 8GB RAM\)/) });
     expect(b.code).toBe(0);
+
+    await empty.sql.unsafe(`alter database ${empty.name} set log_min_duration_statement = 0`);
+    const c = await doctorJson(empty.url, ['--server-memory', '8GB']);
+    expect(c.line('log_min_duration_statement')).toMatchObject({ verdict: 'advice', message: '0 ms: every statement is logged (heavy on a busy server), guide: 1000 ms' });
   });
 
   it('text: one line each, ok / advice / problem first', async () => {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import chalk from 'chalk';
 import { totalmem } from 'node:os';
 import { doctor, type Verdict } from '../../core/maintenance/doctor.js';
@@ -10,7 +10,7 @@ const mark: Record<Verdict, string> = { ok: chalk.green('ok     '), advice: chal
 /** `16GB`, `512MB`, `1024` (MB) → bytes. */
 function memoryArg(v: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(GB|MB|G|M)?$/i.exec(v.trim());
-  if (!m) throw new Error('--server-memory must look like 16GB or 512MB');
+  if (!m) throw new InvalidArgumentError('--server-memory must look like 16GB or 512MB');
   return Number(m[1]) * (/^g/i.test(m[2] ?? 'MB') ? 1024 ** 3 : 1024 ** 2);
 }
 

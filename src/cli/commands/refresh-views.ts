@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { refreshViews } from '../../core/maintenance/refresh.js';
+import { LockKey, withJobLock } from '../../db/lock.js';
 import { connect } from '../context.js';
 import { durationArg, type RunCommand } from '../main.js';
 import { formatMs } from '../output.js';
@@ -16,14 +17,18 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((views: string[], o: { all?: boolean; concurrently: boolean; lockTimeout: number; statementTimeout: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'refresh-views');
-        const r = await refreshViews(sql, {
+        const r = await withJobLock(sql, LockKey.refreshJob, 'refresh of the materialized views', () => refreshViews(sql, {
           views, all: o.all, concurrently: o.concurrently, lockTimeoutMs: o.lockTimeout, statementTimeoutMs: o.statementTimeout, signal: ctx.signal,
           onWarning: (m) => ctx.out.warn(m),
-          onView: (v) => ctx.out.info(`refreshed ${v.view} (${v.mode}) in ${formatMs(v.durationMs)}: ${v.rows} rows`),
-        });
-        if (ctx.out.json) return void ctx.out.jsonLine(r);
-        if (!r.refreshed.length) return void ctx.out.result(`nothing to refresh: no materialized view is marked stale (${r.views.length} view(s); --all refreshes every one)`);
-        ctx.out.result(table(['view', 'mode', 'was stale', 'duration', 'rows'], r.refreshed.map((v) => [v.view, v.mode, v.wasStale ? 'yes' : 'no', formatMs(v.durationMs), v.rows])));
+          onView: (v) => ctx.out.info(`refreshed ${v.view} (${v.mode}) in ${formatMs(v.durationMs)}${v.rows === null ? '' : `: ${v.rows} rows`}`),
+        }));
+        // Ctrl-C between two views: the ones done stay refreshed, the rest stay marked stale
+        const code = ctx.signal.aborted ? 130 : 0;
+        if (ctx.out.json) ctx.out.jsonLine(r);
+        else if (!r.views.length) ctx.out.result('nothing to refresh: there is no materialized view in this database');
+        else if (!r.refreshed.length && !code) ctx.out.result(`nothing to refresh: no materialized view is marked stale (${r.views.length} view(s); --all refreshes every one)`);
+        else if (r.refreshed.length) ctx.out.result(table(['view', 'mode', 'was stale', 'duration', 'rows'], r.refreshed.map((v) => [v.view, v.mode, v.wasStale ? 'yes' : 'no', formatMs(v.durationMs), v.rows ?? '?'])));
+        return code;
       }),
     );
 }

@@ -1,13 +1,18 @@
 import type { Sql } from '../../db/connection.js';
 import { withReserved } from '../../db/connection.js';
-import { BoosterzError, ExitCode, sqlState, usageError } from '../errors.js';
+import { BoosterzError, ExitCode, refusedError, sqlState, usageError } from '../errors.js';
 
 export interface MatView {
   schema: string;
   name: string;
+  owner: string;
   populated: boolean;
   /** Has a valid unique index on plain columns without predicate: REFRESH … CONCURRENTLY can use it. */
   uniqueIndex: boolean;
+  /** The current role owns it (or holds MAINTAIN on it, PostgreSQL 17+): it may refresh it. */
+  canRefresh: boolean;
+  /** The current role may read it (to count its rows). */
+  canSelect: boolean;
   stale: boolean;
 }
 
@@ -18,7 +23,8 @@ export interface ViewRefresh {
   reason?: string;
   wasStale: boolean;
   durationMs: number;
-  rows: number;
+  /** Rows after the refresh; null when the role may refresh the view but not read it (MAINTAIN without SELECT). */
+  rows: number | null;
 }
 
 export interface RefreshOptions {
@@ -37,18 +43,37 @@ export interface RefreshOptions {
 /** Table where the freshness triggers mark views stale (created by the migrations). */
 const MARKS = 'materialized_view_stale_marks';
 
+interface Marks {
+  exists: boolean;
+  /** SELECT and DELETE on the marks table: needed to read and clear them. */
+  usable: boolean;
+  user: string;
+}
+
+async function marksTable(sql: Sql): Promise<Marks> {
+  const [m] = await sql<Marks[]>`
+    select to_regclass(${MARKS}) is not null as exists, current_user as user,
+           coalesce(has_table_privilege(to_regclass(${MARKS}), 'SELECT') and has_table_privilege(to_regclass(${MARKS}), 'DELETE'), false) as usable`;
+  return m!;
+}
+
 /** Materialized views of the application schemas, with what REFRESH CONCURRENTLY needs and their stale marks. */
-export async function listMatViews(sql: Sql): Promise<MatView[]> {
-  const [marks] = await sql<{ ok: boolean }[]>`select to_regclass(${MARKS}) is not null as ok`;
-  const stale = new Set(marks!.ok ? (await sql<{ v: string }[]>`select distinct view_name as v from ${sql(MARKS)}`).map((r) => r.v) : []);
+export async function listMatViews(sql: Sql, marks?: Marks): Promise<MatView[]> {
+  marks ??= await marksTable(sql);
+  const stale = new Set(marks.exists && marks.usable ? (await sql<{ v: string }[]>`select distinct view_name as v from ${sql(MARKS)}`).map((r) => r.v) : []);
+  const [ver] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
+  // MAINTAIN (PostgreSQL 17+) lets a non-owner refresh; the privilege name is unknown before
+  const maintain = ver!.v >= 170000 ? sql`has_table_privilege(c.oid, 'MAINTAIN')` : sql`false`;
   const views = await sql<Omit<MatView, 'stale'>[]>`
-    select m.schemaname as schema, m.matviewname as name, m.ispopulated as populated,
-           exists (select 1 from pg_index i where i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
-                    and i.indisunique and i.indisvalid and i.indpred is null and i.indexprs is null) as "uniqueIndex"
-      from pg_matviews m
-     where m.schemaname not in ('pg_catalog', 'information_schema', 'boosterz_db')
+    select n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner, c.relispopulated as populated,
+           exists (select 1 from pg_index i where i.indrelid = c.oid
+                    and i.indisunique and i.indisvalid and i.indpred is null and i.indexprs is null) as "uniqueIndex",
+           pg_has_role(current_user, c.relowner, 'USAGE') or ${maintain} as "canRefresh",
+           has_table_privilege(c.oid, 'SELECT') as "canSelect"
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', 'boosterz_db')
      order by 1, 2`;
-  return views.map((v) => ({ ...v, stale: stale.has(v.name) || stale.has(`${v.schema}.${v.name}`) }));
+  return views.map((x) => ({ ...x, stale: stale.has(x.name) || stale.has(`${x.schema}.${x.name}`) }));
 }
 
 function pick(all: MatView[], o: RefreshOptions): MatView[] {
@@ -68,10 +93,21 @@ function pick(all: MatView[], o: RefreshOptions): MatView[] {
  * populated and has a usable unique index (else plainly, with a warning), counts its rows.
  */
 export async function refreshViews(sql: Sql, o: RefreshOptions = {}): Promise<{ refreshed: ViewRefresh[]; views: MatView[] }> {
-  const all = await listMatViews(sql);
+  const marks = await marksTable(sql);
+  if (marks.exists && !marks.usable) {
+    throw refusedError(`${marks.user} may not read and clear the stale marks in ${MARKS}: nothing was refreshed`, [
+      `GRANT SELECT, DELETE ON ${MARKS} TO ${marks.user}, or run as the owner of the materialized views`,
+    ]);
+  }
+  const all = await listMatViews(sql, marks);
   const chosen = pick(all, o);
+  const denied = chosen.filter((v) => !v.canRefresh);
+  if (denied.length) {
+    throw refusedError(`${marks.user} may not refresh ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')}: only the owner can (or a role with MAINTAIN, PostgreSQL 17+); nothing was refreshed`, [
+      `run as ${[...new Set(denied.map((v) => v.owner))].join(' / ')}, or on PostgreSQL 17+: GRANT MAINTAIN ON ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')} TO ${marks.user}`,
+    ]);
+  }
   const refreshed: ViewRefresh[] = [];
-  const [marks] = await sql<{ ok: boolean }[]>`select to_regclass(${MARKS}) is not null as ok`;
   await withReserved(sql, async (conn) => {
     for (const v of chosen) {
       if (o.signal?.aborted) break;
@@ -82,10 +118,12 @@ export async function refreshViews(sql: Sql, o: RefreshOptions = {}): Promise<{ 
       else if (!v.uniqueIndex) { mode = 'plain'; reason = 'no usable unique index for CONCURRENTLY: a plain refresh locks the view for readers'; }
       if (reason && o.concurrently !== false) o.onWarning?.(`${v.schema}.${v.name}: ${reason}`);
       const t0 = performance.now();
-      await conn.unsafe('begin');
+      // READ COMMITTED: the refresh must see every writer that committed while the DELETE of
+      // the marks waited for it (see migrations/README.md, 0005)
+      await conn.unsafe('begin isolation level read committed');
       try {
         await conn`select set_config('lock_timeout', ${`${o.lockTimeoutMs ?? 5000}ms`}, true), set_config('statement_timeout', ${`${o.statementTimeoutMs ?? 0}ms`}, true)`;
-        if (marks!.ok) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
+        if (marks.exists) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
         const q = mode === 'concurrently'
           ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
           : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
@@ -96,9 +134,10 @@ export async function refreshViews(sql: Sql, o: RefreshOptions = {}): Promise<{ 
         } finally {
           o.signal?.removeEventListener('abort', cancel);
         }
-        const [c] = await conn<{ n: string }[]>`select count(*)::text as n from ${conn(v.schema)}.${conn(v.name)}`;
+        const durationMs = performance.now() - t0;
+        const [c] = v.canSelect ? await conn<{ n: string }[]>`select count(*)::text as n from ${conn(v.schema)}.${conn(v.name)}` : [];
         await conn.unsafe('commit');
-        const r: ViewRefresh = { view: `${v.schema}.${v.name}`, mode, reason, wasStale: v.stale, durationMs: performance.now() - t0, rows: Number(c!.n) };
+        const r: ViewRefresh = { view: `${v.schema}.${v.name}`, mode, reason, wasStale: v.stale, durationMs, rows: c ? Number(c.n) : null };
         refreshed.push(r);
         o.onView?.(r);
       } catch (err) {

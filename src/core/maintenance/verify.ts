@@ -3,7 +3,8 @@ import { withReserved } from '../../db/connection.js';
 import { snapshot } from '../catalog.js';
 import { loadExpected } from '../expected.js';
 import { loadMigrations } from '../files.js';
-import { historyExists, readHistory } from '../history.js';
+import { historyExists, readHistory, type HistoryRow } from '../history.js';
+import { sqlState } from '../errors.js';
 import { loadParser, splitSql } from '../statements.js';
 
 export interface VerifyCheck {
@@ -28,13 +29,21 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
   const add = (name: string, ok: boolean, detail?: string) => checks.push({ name, ok, detail });
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
   const expected = await loadExpected(o.migrationsDir);
-  const history = (await historyExists(sql)) ? await readHistory(sql) : [];
+  let history: HistoryRow[] = [];
+  let unreadable: string | undefined;
+  try {
+    history = (await historyExists(sql)) ? await readHistory(sql) : [];
+  } catch (err) {
+    if (sqlState(err) !== '42501') throw err;
+    const [u] = await sql<{ user: string }[]>`select current_user as user`;
+    unreadable = `cannot read boosterz_db.schema_history: ${(err as Error).message} (GRANT USAGE ON SCHEMA boosterz_db TO ${u!.user}; GRANT SELECT ON boosterz_db.schema_history TO ${u!.user})`;
+  }
   const rows = new Map(history.map((r) => [r.version, r]));
 
   const notDone = files.filter((f) => !['applied', 'baselined'].includes(rows.get(f.version)?.state ?? ''));
   const drift = files.filter((f) => rows.get(f.version) && rows.get(f.version)!.state !== 'failed' && rows.get(f.version)!.checksum !== f.checksum);
-  add('migrations applied without error', !notDone.length && !drift.length,
-    notDone.length ? `not applied: ${notDone.map((f) => `${f.version} (${rows.get(f.version)?.state ?? 'pending'})`).join(', ')}` : drift.length ? `changed after being applied: ${drift.map((f) => f.fileName).join(', ')}` : `${files.length}/${files.length}`);
+  add('migrations applied without error', !unreadable && !notDone.length && !drift.length,
+    unreadable ?? (notDone.length ? `not applied: ${notDone.map((f) => `${f.version} (${rows.get(f.version)?.state ?? 'pending'})`).join(', ')}` : drift.length ? `changed after being applied: ${drift.map((f) => f.fileName).join(', ')}` : `${files.length}/${files.length}`));
 
   const snap = await snapshot(sql, o.sqlDir);
   for (const fk of expected?.foreignKeys ?? []) {
@@ -44,16 +53,29 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
       !hit ? 'missing' : hit[1].endsWith('[NOT VALIDATED]') ? 'NOT VALID: rerun `boosterz-db migrate` to validate it' : undefined);
   }
 
+  // every index the migration files create (applied or not: a missing migration is a missing index)
   await loadParser();
-  const wanted = files.filter((f) => ['applied', 'baselined'].includes(rows.get(f.version)?.state ?? '')).flatMap((f) =>
-    splitSql(f.sql, f.path).filter((s) => s.node === 'IndexStmt' && s.ast.idxname).map((s) => `index ${s.ast.relation?.schemaname ?? 'public'}.${s.ast.idxname}`));
+  const net = new Set<string>();
+  for (const f of files) {
+    for (const st of splitSql(f.sql, f.path)) {
+      if (st.node === 'IndexStmt' && st.ast.idxname) net.add(`index ${st.ast.relation?.schemaname ?? 'public'}.${st.ast.idxname}`);
+      if (st.node === 'DropStmt' && st.ast.removeType === 'OBJECT_INDEX') {
+        for (const o of st.ast.objects ?? []) {
+          const names = (o.List?.items ?? []).map((i: { String?: { sval?: string } }) => i.String?.sval);
+          net.delete(`index ${names.length > 1 ? names[0] : 'public'}.${names.at(-1)}`);
+        }
+      }
+    }
+  }
+  const wanted = [...net];
   const missing = wanted.filter((k) => !snap.has(k));
-  const invalid = [...snap].filter(([k, v]) => k.startsWith('index ') && v.endsWith('[INVALID]')).map(([k]) => k.slice(6));
+  const invalid = wanted.filter((k) => snap.get(k)?.endsWith('[INVALID]')).map((k) => k.slice(6));
   add('every index of the migrations present and valid', !missing.length && !invalid.length,
-    missing.length || invalid.length ? [missing.length ? `missing: ${missing.map((k) => k.slice(6)).join(', ')}` : '', invalid.length ? `INVALID: ${invalid.join(', ')}` : ''].filter(Boolean).join('; ') : `${wanted.length}/${wanted.length} valid`);
+    missing.length || invalid.length ? [missing.length ? `missing: ${missing.map((k) => k.slice(6)).join(', ')}` : '', invalid.length ? `INVALID: ${invalid.join(', ')} (rerun \`boosterz-db migrate\`, or drop and rebuild)` : ''].filter(Boolean).join('; ') : `${wanted.length}/${wanted.length} valid`);
 
   if (expected?.minAddedIndexes) {
-    add(`at least ${expected.minAddedIndexes} indexes added by the migrations`, wanted.length >= expected.minAddedIndexes, `${wanted.length}`);
+    const valid = wanted.length - missing.length - invalid.length;
+    add(`at least ${expected.minAddedIndexes} indexes added by the migrations`, valid >= expected.minAddedIndexes, `${valid} present and valid`);
   }
   for (const v of expected?.materializedViews ?? []) {
     const def = snap.get(`materialized view public.${v}`);

@@ -16,10 +16,15 @@ export interface UnusedIndex {
 }
 
 export interface UnusedIndexReport {
-  /** When the usage statistics start: last reset, else server start. */
+  /** When the usage statistics start: the database's last stats reset, else the server start. */
   statsSince: string;
+  /**
+   * `stats_reset` (pg_stat_database), or `server start` when they were never reset: then,
+   * from PostgreSQL 15 on (statistics kept across clean restarts), they may go further back.
+   */
+  statsSource: 'stats_reset' | 'server start';
   statsAgeDays: number;
-  /** Statistics younger than 7 days say little about what is unused. */
+  /** Statistics (known to be) younger than 7 days say little about what is unused. */
   statsTooYoung: boolean;
   indexes: UnusedIndex[];
 }
@@ -29,8 +34,8 @@ const dropStatement = (schema: string, index: string) => `DROP INDEX CONCURRENTL
 /** Indexes with 0 scans that no constraint or foreign key needs, with the age of the statistics. */
 export async function unusedIndexes(sql: Sql, sqlDir: string): Promise<UnusedIndexReport> {
   const rows = await sql.unsafe<Omit<UnusedIndex, 'drop'>[]>(await sqlFile(sqlDir, 'reports/unused-indexes.sql'));
-  const [age] = await sql<{ since: Date; days: number; v: number }[]>`
-    select coalesce(d.stats_reset, pg_postmaster_start_time()) as since,
+  const [age] = await sql<{ since: Date; reset: boolean; days: number; v: number }[]>`
+    select coalesce(d.stats_reset, pg_postmaster_start_time()) as since, d.stats_reset is not null as reset,
            (extract(epoch from now() - coalesce(d.stats_reset, pg_postmaster_start_time())) / 86400)::float8 as days,
            current_setting('server_version_num')::int as v
       from pg_stat_database d where d.datname = current_database()`;
@@ -42,6 +47,7 @@ export async function unusedIndexes(sql: Sql, sqlDir: string): Promise<UnusedInd
   }
   return {
     statsSince: age!.since.toISOString(),
+    statsSource: age!.reset ? 'stats_reset' : 'server start',
     statsAgeDays: age!.days,
     statsTooYoung: age!.days < 7,
     indexes: rows.map((r) => ({ ...r, ...(age!.v >= 160000 ? { last_idx_scan: lastScan.get(`${r.schema}.${r.index}`) ?? null } : {}), drop: dropStatement(r.schema, r.index) })),
@@ -53,6 +59,8 @@ export interface DuplicateIndex {
   table: string;
   index: string;
   covered_by: string;
+  /** The primary-key / unique constraint the index backs (two identical constraints), else null. */
+  constraint: string | null;
   bytes: number;
   definition: string;
   covering_definition: string;
@@ -61,8 +69,14 @@ export interface DuplicateIndex {
 
 /** Indexes whose columns are a leading prefix of another index's (same method, predicate, expressions). */
 export async function duplicateIndexes(sql: Sql, sqlDir: string): Promise<DuplicateIndex[]> {
-  const rows = await sql.unsafe<Omit<DuplicateIndex, 'drop'>[]>(await sqlFile(sqlDir, 'reports/duplicate-indexes.sql'));
-  return rows.map((r) => ({ ...r, drop: dropStatement(r.schema, r.index) }));
+  const rows = (await sql.unsafe<Omit<DuplicateIndex, 'drop'>[]>(await sqlFile(sqlDir, 'reports/duplicate-indexes.sql')))
+    .sort((x, y) => x.schema.localeCompare(y.schema) || x.table.localeCompare(y.table) || x.index.localeCompare(y.index));
+  return rows.map((r) => ({
+    ...r,
+    drop: r.constraint
+      ? `ALTER TABLE ${quoteIdent(r.schema)}.${quoteIdent(r.table)} DROP CONSTRAINT ${quoteIdent(r.constraint)};`
+      : dropStatement(r.schema, r.index),
+  }));
 }
 
 export interface InvalidIndex {

@@ -2,7 +2,7 @@
 -- vanish with the connection and are dropped by the last step.
 --
 -- Settings read (the runner sets them with set_config, never by pasting values):
---   boosterz.scale    numeric, 1 = about 8.5M rows
+--   boosterz.scale    numeric, 1 = about 9M rows
 --   boosterz.seed     integer, same seed => same data
 --   boosterz.orphans  fraction of checklist_card_id / base_card_id values that point at a
 --                     checklist card that does not exist

@@ -9,7 +9,7 @@ INSERT INTO cards (id, user_id, collection_id, checklist_card_id, condition, qua
 SELECT x.id,
        x.user_id,
        x.collection_id,
-       CASE WHEN pg_temp.bz_u(x.seed, x.id, 43) < 0.02 OR s.n IS NULL THEN NULL
+       CASE WHEN pg_temp.bz_u(x.seed, x.id, 43) < 0.02 THEN NULL
             WHEN pg_temp.bz_u(x.seed, x.id, 44) < x.orphans THEN pg_temp.bz_orphan_id(pg_temp.bz_u(x.seed, x.id, 45))
             ELSE s.first_id + floor(s.n * pg_temp.bz_u(x.seed, x.id, 46))::bigint END,
        (ARRAY['mint', 'near mint', 'excellent', 'very good', 'good', 'poor', NULL])[1 + floor(7 * pg_temp.bz_u(x.seed, x.id, 47))::integer],
@@ -32,7 +32,9 @@ SELECT x.id,
                p.seed,
                p.orphans
           FROM (SELECT pg_temp.bz_seed() AS seed, pg_temp.bz_orphans() AS orphans, pg_temp.bz_count(2000000, 100) AS n,
-                       (SELECT max(id) FROM users) AS n_users, (SELECT max(id) FROM collections) AS n_coll
+                       (SELECT max(id) FROM users) AS n_users,
+                       -- released sets only (ids 1..n, the upcoming one is last)
+                       (SELECT max(id) FROM collections WHERE total_cards > 0) AS n_coll
                 OFFSET 0) p,
                generate_series(1, p.n) AS g,
                LATERAL (SELECT pg_temp.bz_pick(p.n_users, pg_temp.bz_u(p.seed, g, 40), 3) AS user_id) u0,
@@ -41,6 +43,6 @@ SELECT x.id,
                                1 + floor(11 * pg_temp.bz_u(p.seed, u0.user_id, 55)
                                             ^ CASE WHEN u0.user_id <= p.n_users / 100 + 1 THEN 0.5 ELSE 3 END)::integer AS favourites) u
         OFFSET 0) x
-  LEFT JOIN (SELECT collection_id, min(id) AS first_id, count(*) AS n
-               FROM checklist_cards
-              GROUP BY collection_id) s ON s.collection_id = x.collection_id;
+  JOIN (SELECT collection_id, min(id) AS first_id, count(*) AS n
+          FROM checklist_cards
+         GROUP BY collection_id) s ON s.collection_id = x.collection_id;

@@ -1,0 +1,168 @@
+import { cpus, platform, release, totalmem } from 'node:os';
+import type { Sql } from '../../db/connection.js';
+import { BoosterzError, ExitCode } from '../errors.js';
+import type { Emit } from '../events.js';
+import { loadMigrations } from '../files.js';
+import { generate, type GenerateResult, type GenerateStep } from '../generate.js';
+import { migrate } from '../migrate.js';
+import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from '../workloads.js';
+import { firstDifference } from './compare.js';
+import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
+
+export interface BenchOptions {
+  scale: number;
+  seed?: number;
+  /** Measured runs per workload and variant (after 3 warm-up runs). */
+  runs?: number;
+  migrationsDir: string;
+  rollbackDir: string;
+  sqlDir: string;
+  /** Engine events of the migrate step (live progress). */
+  emit: Emit;
+  /** What the bench is doing now (phase lines). */
+  onPhase?: (text: string) => void;
+  onGenerate?: (s: GenerateStep) => void;
+  signal?: AbortSignal;
+  /** A second empty database for the psql floor (same data); omit to skip the floor. */
+  floorDatabase?: () => Promise<{ sql: Sql; url: string }>;
+  /** Measure the freshness trigger's insert cost (default true). */
+  triggerCost?: boolean;
+}
+
+export interface WorkloadResult {
+  name: string;
+  title: string;
+  before: WorkloadTiming;
+  after: WorkloadTiming;
+  /** before p50 / after p50. */
+  speedup: number;
+  /** 1 - after p50 / before p50, in %. */
+  reductionPct: number;
+  guide: { beforeMs: number; targetMs: number; reductionPct: number };
+  /** The guide's reduction reached (p50). */
+  met: boolean;
+  /** Parameter sets whose optimized answer was compared with the plain query's: all identical. */
+  identicalAnswers: number;
+}
+
+export interface BenchResult {
+  date: string;
+  machine: { platform: string; release: string; cpus: number; cpuModel: string; memoryBytes: number; node: string };
+  postgres: string;
+  scale: number;
+  seed: number;
+  runs: number;
+  data: { tables: GenerateResult['tables']; totalRows: number; generateMs: number; databaseBytes: number };
+  migrate: { ms: number; statements: number; orphansDetached: number };
+  workloads: WorkloadResult[];
+  floor?: { migrateMs: number; floorMs: number; ratio: number; method: string };
+  triggers?: TriggerCost;
+  notes: string[];
+}
+
+const WARMUP = 3;
+
+async function timeAll(sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) {
+  const out = new Map<string, WorkloadTiming>();
+  for (const w of workloads) {
+    const sets = params.get(w.name)!;
+    for (const p of sets.slice(0, WARMUP)) await runWorkload(sql, w, variant, p);
+    o.onPhase?.(`${variant === 'plain' ? 'before' : 'after'}: ${w.title} × ${sets.length}`);
+    const t = await timeWorkload(sql, w, variant, sets.slice(WARMUP), { signal: o.signal });
+    const { durationsMs: _d, ...timing } = t;
+    out.set(w.name, timing);
+  }
+  return out;
+}
+
+/** Same data on a second database, then the guide's psql -f method for what `migrate` applied. */
+async function measureFloor(o: BenchOptions, migrateMs: number, seed: number): Promise<BenchResult['floor']> {
+  const db = await o.floorDatabase!();
+  const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
+  o.onPhase?.('floor: the same data on a second database');
+  await applyLikePsql(db.url, db.sql, files.slice(0, 1), false);
+  await generate(db.sql, { scale: o.scale, seed, sqlDir: o.sqlDir, signal: o.signal });
+  const psql = await hasPsql();
+  o.onPhase?.(`floor: applying versions 2..${files.length} ${psql ? 'with psql -v ON_ERROR_STOP=1 -f' : 'statement by statement in autocommit (no psql client found)'}`);
+  const t0 = performance.now();
+  // what --orphans=detach does, without the audit: psql alone cannot validate the keys otherwise
+  await db.sql`update cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
+  await db.sql`update personal_cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
+  await db.sql`update checklist_cards c set base_card_id = null where base_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.base_card_id)`;
+  const floorMs = (performance.now() - t0) + (await applyLikePsql(db.url, db.sql, files.slice(1), psql));
+  return { migrateMs, floorMs, ratio: migrateMs / floorMs, method: psql ? 'psql -v ON_ERROR_STOP=1 -f, autocommit' : 'each statement in autocommit (no psql client)' };
+}
+
+/**
+ * On an empty database: baseline schema, Boosterz-shaped data, the four workloads as plain
+ * SQL (before), `migrate` (with live progress, orphans detached), the views refreshed, the
+ * workloads through the stored functions (after), their answers checked against the plain
+ * queries on the same data; optionally the psql floor and the trigger's insert cost.
+ */
+export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
+  const seed = o.seed ?? 1;
+  const runs = o.runs ?? 50;
+  const phase = (t: string) => o.onPhase?.(t);
+  const workloads = await loadWorkloads(o.sqlDir);
+  const [{ version }] = await sql<{ version: string }[]>`select current_setting('server_version') as version`;
+
+  phase('baseline schema (version 1)');
+  await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: () => undefined, to: 1, lint: false });
+  phase(`generating data, scale ${o.scale}, seed ${seed}`);
+  const data = await generate(sql, { scale: o.scale, seed, sqlDir: o.sqlDir, onStep: o.onGenerate, signal: o.signal });
+  const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_database_size(current_database())::text as bytes`;
+
+  const params = new Map<string, unknown[][]>();
+  for (const w of workloads) params.set(w.name, await pickParams(sql, w, { seed, count: runs + WARMUP }));
+  const before = await timeAll(sql, workloads, params, 'plain', o);
+
+  phase('migrate (orphans detached)');
+  const t0 = performance.now();
+  const m = await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: o.emit, signal: o.signal, orphans: 'detach', yes: true, lint: false });
+  const migrateMs = performance.now() - t0;
+  const [{ detached }] = await sql<{ detached: number }[]>`select count(*)::int as detached from boosterz_db.orphan_audit`;
+
+  phase('refreshing the materialized views (so the optimized path reads them rather than computing live)');
+  await sql`select refresh_materialized_views(true)`;
+  await sql`analyze`;
+  const after = await timeAll(sql, workloads, params, 'optimized', o);
+
+  phase('checking that every optimized answer equals the plain query on the same data');
+  const results: WorkloadResult[] = [];
+  for (const w of workloads) {
+    const sets = params.get(w.name)!;
+    for (const p of sets) {
+      const [a, b]: WorkloadRow[][] = [await runWorkload(sql, w, 'plain', p), await runWorkload(sql, w, 'optimized', p)];
+      const diff = firstDifference(a, b);
+      if (diff) throw new BoosterzError(`${w.title}: the optimized answer differs from the plain query for ${JSON.stringify(p)}: ${diff}`, ExitCode.checkFailed);
+    }
+    const b = before.get(w.name)!;
+    const a = after.get(w.name)!;
+    const reductionPct = 100 * (1 - a.p50Ms / b.p50Ms);
+    results.push({ name: w.name, title: w.title, before: b, after: a, speedup: b.p50Ms / a.p50Ms, reductionPct, guide: w.guide, met: reductionPct >= w.guide.reductionPct, identicalAnswers: sets.length });
+  }
+
+  const floor = o.floorDatabase ? await measureFloor(o, migrateMs, seed) : undefined;
+  let triggers: TriggerCost | undefined;
+  if (o.triggerCost !== false) {
+    phase('trigger cost: single-row inserts into cards with and without the freshness trigger');
+    triggers = await triggerCost(sql);
+  }
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: { platform: platform(), release: release(), cpus: cpu.length, cpuModel: cpu[0]?.model ?? '', memoryBytes: totalmem(), node: process.version },
+    postgres: version!,
+    scale: o.scale, seed, runs,
+    data: { tables: data.tables, totalRows: data.totalRows, generateMs: data.totalMs, databaseBytes: Number(bytes) },
+    migrate: { ms: migrateMs, statements: m.plan.length, orphansDetached: detached! },
+    workloads: results,
+    floor, triggers,
+    notes: [
+      'before: the plain queries on the baseline schema (version 1); after: the stored functions of 0006 after `migrate`',
+      'times are client-side round trips over loopback, p50/p95 over the same random users (a power user sometimes, a typical user usually) in both runs, after 3 warm-up runs',
+      'the materialized views were refreshed before the after-runs and the comparison: get_user_stats reads user_stats_optimized only when no stale mark is pending, else computes live (never stale)',
+      'answers compared with the plain query re-run on the migrated data (orphan references were detached by migrate, which changes e.g. distinct checklist-card counts)',
+    ],
+  };
+}
