@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   daemon: { summary: 'long-running scheduler: refresh (default hourly) and cleanup (default daily 03:00), NOTIFY-driven refresh', load: () => import('./commands/daemon.js') },
   jobs: { summary: "the daemon's last runs and next scheduled times", load: () => import('./commands/jobs.js') },
   bench: { summary: 'generate Boosterz-shaped data, time the four headline workloads before and after migrate', load: () => import('./commands/bench.js') },
+  demo: { summary: 'on the embedded default: schema, sample data, the workloads, migrate with progress, verify, the workloads again, reports', load: () => import('./commands/demo.js') },
   doctor: { summary: "server settings against the guide's postgresql.conf, and prerequisites (version, extensions, privileges)", load: () => import('./commands/doctor.js') },
   report: { summary: 'slow-queries | unused-indexes | duplicate-indexes | invalid-indexes', load: () => import('./commands/report.js') },
   lint: { summary: 'static safety checks of migration files (parser-based)', load: () => import('./commands/lint.js') },

@@ -27,6 +27,8 @@ export interface BenchOptions {
   floorDatabase?: () => Promise<{ sql: Sql; url: string }>;
   /** Measure the freshness trigger's insert cost (default true). */
   triggerCost?: boolean;
+  /** Called right after `migrate` (the demo runs `verify` there). */
+  afterMigrate?: () => Promise<void>;
 }
 
 export interface WorkloadResult {
@@ -121,6 +123,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const m = await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: o.emit, signal: o.signal, orphans: 'detach', yes: true, lint: false });
   const migrateMs = performance.now() - t0;
   const [{ detached }] = await sql<{ detached: number }[]>`select count(*)::int as detached from boosterz_db.orphan_audit`;
+  await o.afterMigrate?.();
 
   phase('refreshing the materialized views (so the optimized path reads them rather than computing live)');
   await sql`select refresh_materialized_views(true)`;

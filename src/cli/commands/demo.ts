@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import chalk from 'chalk';
+import { join } from 'node:path';
+import { bench } from '../../core/bench/bench.js';
+import { verify } from '../../core/maintenance/verify.js';
+import { unusedIndexes } from '../../core/reports/indexes.js';
+import { slowQueries } from '../../core/reports/slow-queries.js';
+import { createClient } from '../../db/connection.js';
+import { connectionTarget, migrationDirs } from '../context.js';
+import { intArg, numberArg, type RunCommand } from '../main.js';
+import { formatMs } from '../output.js';
+import { ProgressRenderer } from '../progress.js';
+import { table } from '../render.js';
+import { renderBench } from './bench.js';
+
+const DEMO_DB = 'boosterz_demo';
+
+export function register(cmd: Command, run: RunCommand): void {
+  cmd
+    .addOption(new Option('--scale <s>', 'data size (0.02 ≈ 170k rows, built in a few seconds)').default(0.02).argParser(numberArg('--scale')))
+    .addOption(new Option('--runs <n>', 'timed runs per workload and variant').default(20).argParser(intArg('--runs', 1)))
+    .action((o: { scale: number; runs: number }) =>
+      run(async (ctx) => {
+        // the embedded default unless a server was named; the demo gets its own database, kept afterwards
+        if (!ctx.flags.databaseUrl && !process.env.DATABASE_URL && !process.env.PGHOST && ctx.flags.embedded === undefined) ctx.flags.embedded = true;
+        const server = await connectionTarget(ctx);
+        const admin = createClient(server, { command: 'demo', max: 1, onNotice: () => undefined });
+        try {
+          await admin`drop database if exists ${admin(DEMO_DB)} with (force)`;
+          await admin`create database ${admin(DEMO_DB)}`;
+        } finally {
+          await admin.end({ timeout: 2 });
+        }
+        const target = server.url ? { url: Object.assign(new URL(server.url), { pathname: `/${DEMO_DB}` }).toString() } : { ...server, database: DEMO_DB };
+        const sql = createClient(target, { command: 'demo', onNotice: () => undefined });
+        ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined));
+        await sql`create extension if not exists pg_stat_statements`.catch(() => ctx.out.warn('pg_stat_statements is not available: the slow-query report will be skipped'));
+
+        const say = (t: string) => ctx.out.result(chalk.bold(`\n== ${t}`));
+        const dirs = migrationDirs(ctx);
+        const sqlDir = join(ctx.packageRoot, 'src/sql');
+        const progress = new ProgressRenderer(ctx.out);
+        say(`Boosterz demo on database ${DEMO_DB}: baseline schema, generated data, the four workloads, migrate, verify, the workloads again`);
+        const r = await bench(sql, {
+          ...dirs, sqlDir, scale: o.scale, runs: o.runs, signal: ctx.signal, triggerCost: false,
+          emit: progress.handle,
+          onPhase: (t) => ctx.out.info(chalk.cyan(t)),
+          onGenerate: (s) => ctx.out.info(`  ${s.table}: ${s.rows.toLocaleString('en-US')} rows (${formatMs(s.ms)})`),
+          afterMigrate: async () => {
+            progress.pause();
+            say('verify: the guide\'s validation checklist');
+            for (const c of await verify(sql, { ...dirs, sqlDir })) ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
+          },
+        }).finally(() => progress.pause());
+        say('before / after');
+        ctx.out.result(renderBench(r));
+        say('report slow-queries (mean ≥ 5 ms)');
+        try {
+          const s = await slowQueries(sql, { minMeanMs: 5, limit: 5, sort: 'total' });
+          ctx.out.result(s.queries.length ? table(['query', 'calls', 'mean'], s.queries.map((q) => [q.query.replace(/\s+/g, ' ').slice(0, 70), q.calls, `${q.mean_ms.toFixed(1)} ms`])) : 'none');
+        } catch (err) {
+          ctx.out.warn((err as Error).message);
+        }
+        say('report unused-indexes (statistics from this run only: most indexes were not needed by these four workloads)');
+        const u = await unusedIndexes(sql, sqlDir);
+        ctx.out.result(`${u.indexes.length} index(es) with 0 scans, e.g. ${u.indexes.slice(0, 3).map((i) => i.index).join(', ')}; \`boosterz-db report unused-indexes\` prints the DROP statements`);
+        ctx.out.result(`\nThe database ${DEMO_DB} is kept (in ${typeof ctx.flags.embedded === 'string' ? ctx.flags.embedded : '.boosterz/pgdata'} with --embedded). Next: \`npx boosterz-db migrate --embedded\` applies the migrations to the embedded default database; see README.`);
+      }),
+    );
+}
