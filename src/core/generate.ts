@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../db/connection.js';
 import { withReserved } from '../db/connection.js';
-import { BoosterzError, ExitCode, usageError } from './errors.js';
+import { BoosterzError, ExitCode, refusedError, usageError } from './errors.js';
 
 /** The tables the generator fills, parents first. */
 export const GENERATED_TABLES = [
@@ -104,7 +104,7 @@ async function checkTargets(conn: ReservedSql): Promise<void> {
     ]);
   }
   if (filled.length) {
-    throw usageError(`cannot generate data: table(s) ${filled.join(', ')} already have rows`, [
+    throw refusedError(`cannot generate data: table(s) ${filled.join(', ')} already have rows`, [
       'the generator fills empty tables only: use a fresh database',
     ]);
   }

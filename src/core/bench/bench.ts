@@ -63,6 +63,8 @@ export interface BenchResult {
 }
 
 const WARMUP = 3;
+/** Parameter sets per workload whose optimized answer is compared with the plain query's. */
+const COMPARED = 20;
 
 async function timeAll(sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) {
   const out = new Map<string, WorkloadTiming>();
@@ -133,7 +135,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   phase('checking that every optimized answer equals the plain query on the same data');
   const results: WorkloadResult[] = [];
   for (const w of workloads) {
-    const sets = params.get(w.name)!;
+    const sets = params.get(w.name)!.slice(0, COMPARED);
     for (const p of sets) {
       const [a, b]: WorkloadRow[][] = [await runWorkload(sql, w, 'plain', p), await runWorkload(sql, w, 'optimized', p)];
       const diff = firstDifference(a, b);
