@@ -105,7 +105,7 @@ export class ProgressMonitor {
         }
       }
       const elapsedMs = now - run.startedAt;
-      this.emit({ type: 'progress', ...run.ref, elapsedMs, phase: r.phase ?? undefined, pct, etaMs, waitEvent: r.wait_event_type ? `${r.wait_event_type}:${r.wait_event}` : undefined, waiting });
+      this.emit({ type: 'progress', ...run.ref, elapsedMs: Math.round(elapsedMs), phase: r.phase ?? undefined, pct: pct === undefined ? undefined : Math.round(pct * 10) / 10, etaMs: etaMs === undefined ? undefined : Math.round(etaMs), waitEvent: r.wait_event_type ? `${r.wait_event_type}:${r.wait_event}` : undefined, waiting });
       if (waiting.length && !run.warnedBlocker && elapsedMs > (this.o.blockerWarnMs ?? 30_000)) {
         run.warnedBlocker = true;
         this.emit({ type: 'warning', message: `statement ${run.ref.n}/${run.ref.total} (${run.ref.kind} ${run.ref.target ?? ''}) has waited ${Math.round(elapsedMs / 1000)}s for: ${waiting.map(describeBlocker).join('; ')}` });
