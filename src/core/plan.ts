@@ -4,7 +4,7 @@ import type { HistoryRow } from './history.js';
 import type { Script } from './runner.js';
 import { isTransactional } from './runner.js';
 import { loadParser, splitSql } from './statements.js';
-import type { Direction } from './events.js';
+import type { Direction, StatementRef } from './events.js';
 
 /** Parses a migration (up) or its rollback script (down) into a runnable script. */
 export async function toScript(f: MigrationFile, direction: Direction): Promise<Script> {
@@ -69,17 +69,10 @@ export function pendingDown(files: MigrationFile[], history: HistoryRow[], o: { 
   return chosen.map((r) => byVersion.get(r.version)!);
 }
 
-/** One line of a dry-run plan. */
-export interface PlanLine {
-  version: number;
+/** One line of a dry-run plan: a statement as the engine will run it. */
+export interface PlanLine extends Omit<StatementRef, 'n' | 'total'> {
   name: string;
   direction: Direction;
-  index: number;
-  line: number;
-  kind: string;
-  target?: string;
-  table?: string;
-  transactional: boolean;
   /** The migration runs in one transaction (all its statements transactional). */
   inTransaction: boolean;
 }
