@@ -15,8 +15,10 @@ export interface MigrateOptions extends EngineOptions, LockPolicy {
   dryRun?: boolean;
   /** Run lint on the pending files first and refuse on a finding (default true). */
   lint?: boolean;
-  /** Go on although a transaction older than 5 minutes could block the run. */
+  /** Go on although a transaction older than maxTransactionAgeMs could block the run. */
   yes?: boolean;
+  /** Transactions older than this stop the run unless `yes` (default 5 minutes). */
+  maxTransactionAgeMs?: number;
   /** `detach`: save orphan foreign-key values and set them to NULL before validating; default: refuse. */
   orphans?: 'refuse' | 'detach';
   /** Warn about who an index build waits for after this long (ms, default 30 s). */
@@ -41,7 +43,7 @@ export interface MigrateResult {
   totalMs: number;
 }
 
-/** Sessions older than this need --yes. */
+/** Transactions older than this need --yes (default of --max-transaction-age). */
 export const OLD_TRANSACTION_MS = 5 * 60_000;
 
 /** Refuses (exit 6) when a pending migration breaks a lint rule, unless lint is off. */
@@ -75,11 +77,11 @@ async function preflight(sql: Sql, scripts: Script[], ownPids: number[]) {
   return { sessions, orphans };
 }
 
-function refuseOldSessions(sessions: SessionInfo[], yes?: boolean) {
-  const old = sessions.filter((s) => s.xactAgeMs > OLD_TRANSACTION_MS);
+function refuseOldSessions(sessions: SessionInfo[], yes: boolean | undefined, maxAgeMs: number) {
+  const old = sessions.filter((s) => s.xactAgeMs > maxAgeMs);
   if (!old.length || yes) return;
-  const d = (s: SessionInfo) => `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) transaction open ${Math.round(s.xactAgeMs / 60_000)} min: ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`;
-  throw refusedError(`${old.length} transaction(s) open for more than 5 minutes would block index builds and ALTER TABLE: ${d(old[0]!)}`, [
+  const d = (s: SessionInfo) => `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) transaction open ${Math.round(s.xactAgeMs / 1000)} s: ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`;
+  throw refusedError(`${old.length} transaction(s) open for more than ${Math.round(maxAgeMs / 1000)} s would block index builds and ALTER TABLE: ${d(old[0]!)}`, [
     ...old.slice(1).map(d),
     'end them (pg_terminate_backend) or wait; pass --yes to go on anyway',
   ], { sessions: old });
@@ -120,7 +122,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'migrate', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
     if (scripts.length) o.emit({ type: 'preflight', ...pre });
-    refuseOldSessions(pre.sessions, o.yes);
+    refuseOldSessions(pre.sessions, o.yes, o.maxTransactionAgeMs ?? OLD_TRANSACTION_MS);
     if (o.orphans !== 'detach') refuseOrphans(pre.orphans);
     const monitor = new ProgressMonitor(sql, pid!, o.emit, { blockerWarnMs: o.blockerWarnMs });
     monitor.start();

@@ -33,6 +33,31 @@ describe('live progress', () => {
     expect(progress.every((e) => e.runId === progress[0].runId && e.target === 'big_label_idx')).toBe(true);
   }, 300_000);
 
+  it('pre-flight: a transaction older than --max-transaction-age stops the run (exit 6) unless --yes', async () => {
+    const f = await tempFixture(undefined, {
+      'migrations/0001_t.sql': 'CREATE TABLE t (id int PRIMARY KEY);\n',
+      'rollback/0001_t.sql': '-- boosterz-lint: allow drop\nDROP TABLE IF EXISTS t;\n',
+    });
+    const app = await db.sql.reserve();
+    try {
+      await app`set application_name = 'forgotten-psql'`;
+      await app`begin`;
+      await app`select 1`;
+      await new Promise((r) => setTimeout(r, 2500));
+      const r = await runCli(['-d', db.url, 'migrate', '--max-transaction-age', '2s', ...dirArgs(f)]);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/warning: pid \d+ \(forgotten-psql, postgres, idle in transaction\) has a transaction open/);
+      expect(r.stderr).toMatch(/error: 1 transaction\(s\) open for more than 2 s would block index builds and ALTER TABLE: pid \d+ \(forgotten-psql/);
+      const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_tables where tablename = 't'`;
+      expect(n).toBe(0);
+      const yes = await runCli(['-d', db.url, 'migrate', '--max-transaction-age', '2s', '--yes', ...dirArgs(f)]);
+      expect(yes.code).toBe(0);
+    } finally {
+      await app`rollback`;
+      app.release();
+    }
+  });
+
   it('a statement that waits for a lock shows who blocks it, retries after lock_timeout, then succeeds', async () => {
     const f = await tempFixture(undefined, {
       'migrations/0001_t.sql': 'CREATE TABLE t (id int PRIMARY KEY);\n',

@@ -15,6 +15,7 @@ interface MigrateFlags {
   lockTimeout: number;
   lockRetries: number;
   blockerWarn: number;
+  maxTransactionAge: number;
   orphans?: 'detach';
 }
 
@@ -22,7 +23,8 @@ export function register(cmd: Command, run: RunCommand): void {
   cmd
     .option('--to <version>', 'apply up to this version (inclusive)', intArg('--to', 1))
     .option('--dry-run', 'print the plan (statements, transactionality, target tables with size and rows) and change nothing')
-    .option('--yes', 'go on although transactions older than 5 minutes could block the run')
+    .option('--yes', 'go on although transactions older than --max-transaction-age could block the run')
+    .addOption(new Option('--max-transaction-age <duration>', 'a transaction open longer than this stops the run unless --yes').default(300_000, '5m').argParser(durationArg('--max-transaction-age')))
     .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
     .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
     .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
@@ -36,7 +38,7 @@ export function register(cmd: Command, run: RunCommand): void {
         const r = await migrate(sql, {
           ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, database: where,
           to: opts.to, dryRun: opts.dryRun, lint: opts.lint, yes: opts.yes, orphans: opts.orphans ?? 'refuse',
-          lockWaitMs: opts.lockWait, lockTimeoutMs: opts.lockTimeout, lockRetries: opts.lockRetries, blockerWarnMs: opts.blockerWarn,
+          lockWaitMs: opts.lockWait, lockTimeoutMs: opts.lockTimeout, lockRetries: opts.lockRetries, blockerWarnMs: opts.blockerWarn, maxTransactionAgeMs: opts.maxTransactionAge,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
           ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, slowest: progress.topSlowest(), ...(r.dryRun ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans } : {}), totalMs: r.totalMs });
