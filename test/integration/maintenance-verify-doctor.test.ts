@@ -33,6 +33,7 @@ const CHECKS = [
   'materialized view user_stats_optimized populated',
   'materialized view collection_completion_optimized populated',
   'freshness triggers present',
+  'stored functions and monitoring views present',
   ...['get_collection_with_ownership', 'get_social_feed', 'get_user_stats', 'get_user_conversations', 'batch_update_ownership',
     'refresh_materialized_views', 'cleanup_old_data', 'slow_queries_monitor', 'unused_indexes'].map((f) => `${f} answers`),
 ];
@@ -88,10 +89,11 @@ describe('verify', () => {
       '✗ foreign key personal_cards.checklist_card_id → checklist_cards(id) present and validated — missing',
       '✗ every index of the migrations present and valid — missing: public.collections_created_at_idx; INVALID: public.users_created_at_idx (rerun `boosterz-db migrate`, or drop and rebuild)',
       '✗ materialized view collection_completion_optimized populated — not populated: run `boosterz-db refresh-views --all`',
+      '✗ stored functions and monitoring views present — missing: get_user_conversations(), unused_indexes',
       expect.stringMatching(/^✗ get_user_conversations answers — \[42883\] function get_user_conversations\(.*\) does not exist$/),
       expect.stringMatching(/^✗ unused_indexes answers — \[42P01\] relation "unused_indexes" does not exist$/),
     ]);
-    expect(r.stdout.trim().split('\n').at(-1)).toBe(`7 of ${CHECKS.length} checks failed`);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe(`8 of ${CHECKS.length} checks failed`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

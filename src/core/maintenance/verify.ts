@@ -87,6 +87,15 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
     add('freshness triggers present', !absent.length, absent.length ? `missing: ${absent.join(', ')}` : `${triggers.length}/${triggers.length}`);
   }
 
+  const keys = [...snap.keys()];
+  const absentFns = (expected?.functions ?? []).filter((f) => !keys.some((k) => k.startsWith(`function public.${f}(`)));
+  const absentViews = (expected?.views ?? []).filter((v) => !snap.has(`view public.${v}`));
+  if (expected?.functions?.length || expected?.views?.length) {
+    const n = (expected?.functions?.length ?? 0) + (expected?.views?.length ?? 0);
+    add('stored functions and monitoring views present', !absentFns.length && !absentViews.length,
+      absentFns.length || absentViews.length ? `missing: ${[...absentFns.map((f) => `${f}()`), ...absentViews].join(', ')}` : `${n}/${n}`);
+  }
+
   await withReserved(sql, async (conn) => {
     for (const [name, probe] of Object.entries(expected?.probes ?? {})) {
       await conn.unsafe('begin');
