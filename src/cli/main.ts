@@ -1,4 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BoosterzError, ExitCode } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 import { Output, type GlobalFlags } from './output.js';
@@ -87,6 +89,11 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   let code: number = ExitCode.ok;
   let out = new Output({});
   const cmd = program();
+  try {
+    cmd.version((JSON.parse(readFileSync(join(o.packageRoot, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version');
+  } catch {
+    // a package without its package.json still runs
+  }
   const run: RunCommand = async (fn) => {
     const flags = cmd.opts<GlobalFlags>();
     out = new Output(flags);

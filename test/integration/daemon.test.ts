@@ -54,7 +54,7 @@ describe('daemon', () => {
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(done.length).toBe(history.length);
     expect(events(r).at(-1).event).toBe('daemon:stop');
-    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory'`;
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
     expect(n).toBe(0);
   }, 60_000);
 
@@ -151,7 +151,7 @@ describe('daemon', () => {
       expect(events(r).some((e) => e.event === 'job:cancelled')).toBe(true);
       const history = await runs();
       expect(history.at(-1)).toMatchObject({ job: 'refresh', outcome: 'cancelled' });
-      const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory'`;
+      const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
       expect(n).toBe(0);
     } finally {
       await blocker`rollback`;
