@@ -90,7 +90,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   let out = new Output({});
   const cmd = program();
   try {
-    cmd.version((JSON.parse(readFileSync(join(o.packageRoot, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version');
+    cmd.version((JSON.parse(readFileSync(join(o.packageRoot, 'package.json'), 'utf8')) as { version: string }).version, '-V', 'print the version (baseline uses --version for a migration version)');
   } catch {
     // a package without its package.json still runs
   }

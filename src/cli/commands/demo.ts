@@ -47,6 +47,8 @@ export function register(cmd: Command, run: RunCommand): void {
           emit: progress.handle,
           onPhase: (t) => ctx.out.info(chalk.cyan(t)),
           onGenerate: (s) => ctx.out.info(`  ${s.table}: ${s.rows.toLocaleString('en-US')} rows (${formatMs(s.ms)})`),
+          // the slow-query report at the end should show the app's workloads, not the generator
+          afterGenerate: async () => void (await sql`select pg_stat_statements_reset()`.catch(() => undefined)),
           afterMigrate: async () => {
             progress.pause();
             say('verify: the guide\'s validation checklist');
@@ -65,7 +67,8 @@ export function register(cmd: Command, run: RunCommand): void {
         say('report unused-indexes (statistics from this run only: most indexes were not needed by these four workloads)');
         const u = await unusedIndexes(sql, sqlDir);
         ctx.out.result(`${u.indexes.length} index(es) with 0 scans, e.g. ${u.indexes.slice(0, 3).map((i) => i.index).join(', ')}; \`boosterz-db report unused-indexes\` prints the DROP statements`);
-        ctx.out.result(`\nThe database ${DEMO_DB} is kept (in ${typeof ctx.flags.embedded === 'string' ? ctx.flags.embedded : '.boosterz/pgdata'} with --embedded). Next: \`npx boosterz-db migrate --embedded\` applies the migrations to the embedded default database; see README.`);
+        const where = ctx.flags.embedded ? `in ${typeof ctx.flags.embedded === 'string' ? ctx.flags.embedded : '.boosterz/pgdata'} (--embedded)` : 'on the server you named';
+        ctx.out.result(`\nThe database ${DEMO_DB} is kept ${where}. Next: \`npx boosterz-db migrate --embedded\` applies the migrations to the embedded default database; see README.`);
       }),
     );
 }

@@ -27,6 +27,8 @@ export interface BenchOptions {
   floorDatabase?: () => Promise<{ sql: Sql; url: string }>;
   /** Measure the freshness trigger's insert cost (default true). */
   triggerCost?: boolean;
+  /** Called right after the data is generated. */
+  afterGenerate?: () => Promise<void>;
   /** Called right after `migrate` (the demo runs `verify` there). */
   afterMigrate?: () => Promise<void>;
 }
@@ -115,6 +117,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   phase(`generating data, scale ${o.scale}, seed ${seed}`);
   const data = await generate(sql, { scale: o.scale, seed, sqlDir: o.sqlDir, onStep: o.onGenerate, signal: o.signal });
   const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_database_size(current_database())::text as bytes`;
+  await o.afterGenerate?.();
 
   const params = new Map<string, unknown[][]>();
   for (const w of workloads) params.set(w.name, await pickParams(sql, w, { seed, count: runs + WARMUP }));
