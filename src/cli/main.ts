@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BoosterzError, ExitCode } from '../core/errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
 import type { CommandContext } from './context.js';
 import { Output, type GlobalFlags } from './output.js';
 
@@ -106,12 +106,25 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
     if (n === name) (await c.load()).register(sub, run);
     cmd.addCommand(sub);
   }
+  const runCleanups = async () => {
+    for (const f of cleanups.splice(0)) await f().catch((e) => out.warn(`cleanup: ${(e as Error).message}`));
+  };
+  // an error thrown outside the command's promise (e.g. by a driver whose socket died): one line, cleanups, exit
+  const fatal = (err: unknown) => {
+    const lost = isConnectionLoss(err);
+    const c = report(lost ? new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal']) : err, out);
+    void runCleanups().finally(() => process.exit(c));
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   try {
     await cmd.parseAsync(argv);
   } catch (err) {
-    code = report(err, out);
+    code = report(isConnectionLoss(err) && !(err instanceof BoosterzError)
+      ? new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal'])
+      : err, out);
   } finally {
-    for (const f of cleanups) await f().catch((e) => out.warn(`cleanup: ${(e as Error).message}`));
+    await runCleanups();
   }
   process.exit(code);
 }

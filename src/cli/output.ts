@@ -22,13 +22,9 @@ export function addSecret(s: string | undefined): void {
 
 /** Masks URL passwords and every registered secret. */
 export function scrubText(text: string): string {
-  let out = maskUrl(text);
-  for (const s of secrets) out = out.split(s).join('****');
-  for (const s of secrets) {
-    const enc = encodeURIComponent(s);
-    if (enc !== s) out = out.split(enc).join('****');
-  }
-  return out;
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('****').split(encodeURIComponent(s)).join('****');
+  return maskUrl(out);
 }
 
 /** The only place that writes: results to stdout, progress and logs to stderr. */

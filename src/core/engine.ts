@@ -20,6 +20,6 @@ export interface EngineOptions {
 export async function withMigrationLock<T>(sql: Sql, o: EngineOptions, fn: (conn: ReservedSql, files: MigrationFile[]) => Promise<T>): Promise<T> {
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
   return withReserved(sql, (conn) =>
-    withAdvisoryLock(conn, LockKey.migrations, o.lockWaitMs ?? 0, (holder) => o.emit({ type: 'lock:wait', holder }), () => fn(conn, files)),
+    withAdvisoryLock(conn, LockKey.migrations, o.lockWaitMs ?? 0, (holder) => o.emit({ type: 'lock:wait', holder }), () => fn(conn, files), o.signal),
   );
 }

@@ -51,3 +51,12 @@ export function isPgError(err: unknown): err is PgErrorLike & Error {
 export function sqlState(err: unknown): string | undefined {
   return isPgError(err) ? err.code : undefined;
 }
+
+const LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03']);
+
+/** The server or the network went away (terminated backend, restart, failover, cut connection). */
+export function isConnectionLoss(err: unknown): boolean {
+  if (err instanceof BoosterzError) return err.data.lostConnection === true;
+  const code = (err as { code?: string } | undefined)?.code;
+  return !!code && LOST.has(code);
+}

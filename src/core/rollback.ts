@@ -5,12 +5,15 @@ import { readHistory } from './history.js';
 import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './plan.js';
 import { ProgressMonitor } from './monitor.js';
 import { runScript, type LockPolicy } from './runner.js';
+import { refusedError } from './errors.js';
 
 export interface RollbackOptions extends EngineOptions, LockPolicy {
   /** Roll back every migration above this version. */
   to?: number;
   /** Roll back this many of the newest migrations (default 1). */
   steps?: number;
+  /** The versions the user confirmed: refuse if the plan under the lock differs. */
+  expectVersions?: number[];
 }
 
 export interface RollbackResult {
@@ -36,6 +39,9 @@ export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackRe
     const history = await readHistory(conn);
     checkDrift(files, history);
     const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
+    if (o.expectVersions && scripts.map((s) => s.version).join() !== o.expectVersions.join()) {
+      throw refusedError(`the database changed since the rollback was confirmed: it would now roll back ${scripts.map((s) => s.version).join(', ') || 'nothing'} instead of ${o.expectVersions.join(', ')}; nothing was changed, run it again`);
+    }
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'rollback', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
     const [{ pid }] = await conn<{ pid: number }[]>`

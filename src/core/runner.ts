@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ReservedSql } from '../db/connection.js';
-import { BoosterzError, ExitCode, isPgError, sqlState } from './errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sqlState } from './errors.js';
 import type { Direction, Emit, StatementRef } from './events.js';
 import { clearJournal, deleteHistory, journal, recordStatement, setState } from './history.js';
 import type { ProgressMonitor } from './monitor.js';
@@ -66,6 +66,12 @@ function firstLine(text: string): string {
 }
 
 function failure(s: Script, st: Statement, err: unknown, state: string): BoosterzError {
+  if (isConnectionLoss(err)) {
+    return new BoosterzError(`lost the connection to the server during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${s.name}), ${s.path}:${st.line}: ${(err as Error).message}`, ExitCode.statementFailed, [
+      'the server may still be finishing that statement; the journal and history are as of the last completed statement',
+      'rerun to resume (with --lock-wait 10m if the old session still holds the migration lock)',
+    ], { version: s.version, direction: s.direction, statement: st.index + 1, code: (err as { code?: string }).code, lostConnection: true });
+  }
   const pg = isPgError(err) ? err : undefined;
   const what = s.direction === 'up' ? 'migration' : 'rollback of';
   const msg = `${what} ${s.version} (${s.name}) failed at statement ${st.index + 1}/${s.statements.length}, ${s.path}:${st.line}: ${pg?.code ? `[${pg.code}] ` : ''}${(err as Error).message}`;
@@ -79,8 +85,9 @@ function failure(s: Script, st: Statement, err: unknown, state: string): Booster
 
 /** Runs one statement, cancelling it on the server if the signal fires; the monitor watches it. */
 async function exec(ctx: RunContext, r: StatementRef | undefined, text: string): Promise<void> {
+  checkAbort(ctx.signal, 'before a statement started');
   const q = ctx.conn.unsafe(text);
-  const cancel = () => void q.cancel();
+  const cancel = () => void Promise.resolve(q.cancel() as unknown).catch(() => undefined);
   ctx.signal?.addEventListener('abort', cancel, { once: true });
   if (r) ctx.monitor?.watch(r);
   try {
@@ -89,7 +96,7 @@ async function exec(ctx: RunContext, r: StatementRef | undefined, text: string):
     ctx.monitor?.unwatch();
     ctx.signal?.removeEventListener('abort', cancel);
   }
-  if (ctx.signal?.aborted) throw new Interrupted('after a statement completed');
+  // a statement that completed is kept (and journaled by the caller); the abort is honoured before the next one
 }
 
 function checkAbort(signal: AbortSignal | undefined, where: string) {
@@ -98,8 +105,9 @@ function checkAbort(signal: AbortSignal | undefined, where: string) {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((res) => {
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); res(); }, { once: true });
+    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); res(); };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /** Runs fn; on a lock timeout (55P03) waits with backoff and jitter and runs it again. */
@@ -138,20 +146,19 @@ async function runTransactional(s: Script, ctx: RunContext): Promise<void> {
           await exec(ctx, ref(s, st, ctx), st.text);
           emit({ type: 'statement:done', ...ref(s, st, ctx), durationMs: performance.now() - t0 });
         }
-        current = undefined;
         if (s.direction === 'down') await deleteHistory(conn, s.version);
         else await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: 'applied', durationMs: performance.now() - started, statements: s.statements.length });
         await conn.unsafe('commit');
       } catch (err) {
-        await conn.unsafe('rollback').catch(() => undefined);
+        if (!isConnectionLoss(err)) await conn.unsafe('rollback').catch(() => undefined);
         throw err;
       }
     });
   } catch (err) {
     if (err instanceof Interrupted || signal?.aborted) throw new Interrupted(`during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}; its transaction was rolled back`);
-    if (!current) throw err;
+    if (!current) throw err; // failed before its first statement (begin / set_config): nothing ran
     const state = `the transaction was rolled back: nothing of ${s.direction === 'up' ? 'migration' : 'the rollback of'} ${s.version} was applied`;
-    if (s.direction === 'up') {
+    if (s.direction === 'up' && !isConnectionLoss(err)) {
       await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: 'failed', error: (err as Error).message }).catch(() => undefined);
     }
     throw failure(s, current, err, state);
@@ -159,12 +166,12 @@ async function runTransactional(s: Script, ctx: RunContext): Promise<void> {
 }
 
 /** Looks up an index by (optionally qualified) name; invalid when a CONCURRENTLY build was interrupted. */
-async function indexState(conn: ReservedSql, st: Statement): Promise<{ schema: string; name: string; valid: boolean } | undefined> {
+async function indexState(conn: ReservedSql, st: Statement): Promise<{ schema: string; name: string; valid: boolean; onTable: boolean } | undefined> {
   const schema: string | undefined = st.ast.relation?.schemaname;
   const name: string | undefined = st.ast.idxname;
   if (!name) return undefined;
-  const rows = await conn<{ schema: string; name: string; valid: boolean }[]>`
-    select n.nspname as schema, c.relname as name, i.indisvalid as valid
+  const rows = await conn<{ schema: string; name: string; valid: boolean; onTable: boolean }[]>`
+    select n.nspname as schema, c.relname as name, i.indisvalid as valid, i.indrelid = to_regclass(${st.table ?? ''}) as "onTable"
       from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_index i on i.indexrelid = c.oid
      where c.oid = to_regclass(case when ${schema ?? null}::text is null then quote_ident(${name}) else quote_ident(${schema ?? ''}) || '.' || quote_ident(${name}) end)`;
   return rows[0];
@@ -190,7 +197,10 @@ async function runNonTransactional(s: Script, st: Statement, r: StatementRef, ct
       ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} is INVALID (an interrupted CONCURRENTLY build): dropping it and building it again` });
       await exec(ctx, r, `drop index concurrently if exists ${quoteIdent(idx.schema)}.${quoteIdent(idx.name)}`);
     } else if (idx) {
-      ctx.emit({ type: 'notice', message: `index ${idx.schema}.${idx.name} already exists and is valid (built by an interrupted run): kept` });
+      if (!idx.onTable) {
+        throw refusedError(`index ${idx.schema}.${idx.name} already exists on another table than ${st.table}: rename or drop it, then rerun`);
+      }
+      ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} already exists on ${st.table} and is valid (built by an interrupted run, or by hand): kept, not rebuilt` });
       return;
     }
   }
@@ -206,8 +216,15 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   const { conn, emit, signal } = ctx;
   const started = performance.now();
   const done = await journal(conn, s.version, s.direction);
+  const moved = s.statements.filter((st) => done.has(st.index) && done.get(st.index) !== statementChecksum(st));
+  if (moved.length || [...done.keys()].some((i) => i >= s.statements.length)) {
+    throw refusedError(`${s.path} changed while its ${s.direction === 'up' ? 'migration' : 'rollback'} was part-way: the journal of ${done.size} completed statement(s) no longer matches the file (first at statement ${(moved[0]?.index ?? s.statements.length) + 1})`, [
+      'restore the file as it was when the run started, rerun to finish, and make the change in a new migration',
+    ]);
+  }
   const fks = s.direction === 'up' ? foreignKeysAdded([s]) : [];
   const inProgress = s.direction === 'up' ? 'partial' : 'rolling_back';
+  checkAbort(signal, `before ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}`);
   await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: inProgress, statements: s.statements.length });
   let completed = done.size;
   for (const st of s.statements) {
@@ -234,7 +251,7 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
               await conn.unsafe('commit');
               if (rows) emit({ type: 'orphans:detached', table: fk.table, column: fk.columns.join(','), rows });
             } catch (err) {
-              await conn.unsafe('rollback').catch(() => undefined);
+              if (!isConnectionLoss(err)) await conn.unsafe('rollback').catch(() => undefined);
               throw err;
             }
           }
@@ -245,7 +262,7 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
             await journalIt();
             await conn.unsafe('commit');
           } catch (err) {
-            await conn.unsafe('rollback').catch(() => undefined);
+            if (!isConnectionLoss(err)) await conn.unsafe('rollback').catch(() => undefined);
             throw err;
           }
         });

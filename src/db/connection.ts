@@ -52,7 +52,8 @@ export function secretOf(t: ConnectionTarget): string | undefined {
 
 /** Replaces the password of any postgres URL in text with ****. */
 export function maskUrl(text: string): string {
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi, (_m, a, _p, c) => `${a}****${c}`);
+  // the password runs to the last '@' of the URL (a password may contain '@')
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(\S*)(@)/gi, (_m, a, _p, c) => `${a}****${c}`);
 }
 
 /** Human description of where we connect, password masked. */
@@ -120,10 +121,10 @@ export function connectionError(err: unknown, t: ConnectionTarget): unknown {
 
 /** Removes the target's password from a message. */
 export function scrub(text: string, t: ConnectionTarget): string {
-  let out = maskUrl(text);
+  let out = text;
   const secret = secretOf(t);
-  if (secret) out = out.split(secret).join('****');
-  return out;
+  if (secret) out = out.split(secret).join('****').split(encodeURIComponent(secret)).join('****');
+  return maskUrl(out);
 }
 
 /** Opens a client, checks it answers, runs fn, and always closes it. */
@@ -147,6 +148,10 @@ export async function withReserved<T>(sql: Sql, fn: (conn: ReservedSql) => Promi
   try {
     return await fn(conn);
   } finally {
-    conn.release();
+    try {
+      conn.release();
+    } catch {
+      // the connection died (terminated, server restart): nothing to give back
+    }
   }
 }

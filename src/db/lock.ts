@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from './connection.js';
-import { BoosterzError, ExitCode } from '../core/errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
 
 /** First key of every advisory lock the tool takes ('Boos' in ASCII). */
 export const LOCK_CLASS = 0x426f6f73;
@@ -52,6 +52,7 @@ export async function withAdvisoryLock<T>(
   waitMs: number,
   onWait: (holder: LockHolder | undefined) => void,
   fn: () => Promise<T>,
+  signal?: AbortSignal,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
   let announced = false;
@@ -60,17 +61,22 @@ export async function withAdvisoryLock<T>(
     if (Date.now() >= deadline) {
       const who = holder ? describeHolder(holder) : 'a session that has just released it';
       throw new BoosterzError(`another run holds the migration lock: ${who}`, ExitCode.locked, [
-        'wait for it to finish, or pass --lock-wait SECONDS to queue behind it',
+        'wait for it to finish, or pass --lock-wait 10m to queue behind it',
       ], { holder });
     }
     if (!announced) onWait(holder);
     announced = true;
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(deadline - Date.now(), 10))));
+    if (signal?.aborted) throw new BoosterzError('interrupted while waiting for the migration lock: nothing was changed', ExitCode.interrupted);
   }
+  let lost = false;
   try {
     return await fn();
+  } catch (err) {
+    lost = isConnectionLoss(err); // the lock died with the session; writing to it would throw
+    throw err;
   } finally {
-    await unlock(conn, key).catch(() => undefined);
+    if (!lost) await unlock(conn, key).catch(() => undefined);
   }
 }
 
@@ -91,6 +97,10 @@ export async function withJobLock<T>(sql: Sql, key: number, what: string, fn: ()
       await unlock(conn, key).catch(() => undefined);
     }
   } finally {
-    conn.release();
+    try {
+      conn.release();
+    } catch {
+      // a dead connection has nothing to give back
+    }
   }
 }

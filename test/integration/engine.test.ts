@@ -208,6 +208,41 @@ describe('failures', () => {
 });
 
 describe('connection and usage errors', () => {
+  it('a terminated session mid-migration: exit 5 with one clean line; the rerun resumes', async () => {
+    const f = await tempFixture(undefined, {
+      'migrations/0001_t.sql': 'CREATE TABLE t (id int);\n',
+      'rollback/0001_t.sql': '-- boosterz-lint: allow drop\nDROP TABLE IF EXISTS t;\n',
+      'migrations/0002_slow.sql': 'CREATE INDEX CONCURRENTLY t_a ON t (id);\nSELECT pg_sleep(5);\nCREATE INDEX CONCURRENTLY t_b ON t (id, id);\n',
+      'rollback/0002_slow.sql': 'DROP INDEX CONCURRENTLY IF EXISTS t_b;\nDROP INDEX CONCURRENTLY IF EXISTS t_a;\n',
+    });
+    const run = cli(['migrate', ...dirArgs(f)]);
+    let killed = 0;
+    for (let i = 0; i < 50 && !killed; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const rows = await db.sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${db.name} and query like '%pg_sleep(5)%' and pid <> pg_backend_pid()`;
+      killed = rows.length;
+    }
+    const r = await run;
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^error: lost the connection to the server/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const again = await cli(['migrate', ...dirArgs(f)]);
+    expect({ code: again.code, err: again.code ? again.stderr : '' }).toEqual({ code: 0, err: '' });
+    expect((await history()).map((h) => h.state)).toEqual(['applied', 'applied']);
+  });
+
+  it('a rollback script edited while its rollback was part-way is refused (exit 6), not silently skipped', async () => {
+    const f = await tempFixture('basic');
+    expect((await cli(['migrate', ...dirArgs(f)])).code).toBe(0);
+    // rollback of 0002 stops part-way: its middle statement fails
+    await writeFile(join(f.rollback, '0002_indexes.sql'), 'DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION book_count(text);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n');
+    expect((await cli(['rollback', '--to', '1', '--yes', ...dirArgs(f)])).code).toBe(5);
+    await writeFile(join(f.rollback, '0002_indexes.sql'), 'SELECT 1;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION IF EXISTS book_count(bigint);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n');
+    const r = await cli(['rollback', '--to', '1', '--yes', ...dirArgs(f)]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/changed while its rollback was part-way/);
+  });
+
   it('unreachable host: exit 3 within 10 s', async () => {
     const r = await runCli(['status', '-d', 'postgres://u:pw@127.0.0.1:1/db', ...basic]);
     expect(r.code).toBe(3);

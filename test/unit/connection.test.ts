@@ -12,6 +12,9 @@ describe('connection target', () => {
   it('masks passwords in URLs and descriptions', () => {
     expect(maskUrl('cannot reach postgres://boss:s3cr%40t@db:5432/app?sslmode=require')).toBe('cannot reach postgres://boss:****@db:5432/app?sslmode=require');
     expect(maskUrl('postgresql://u:p@h/d and postgres://v:q@i/e')).toBe('postgresql://u:****@h/d and postgres://v:****@i/e');
+    expect(maskUrl('to postgres://bob:s3cr@t@127.0.0.1:1/db failed')).toBe('to postgres://bob:****@127.0.0.1:1/db failed');
+    addSecret('s3cr@t');
+    expect(scrubText('cannot connect to postgres://bob:s3cr@t@127.0.0.1:1/db')).toBe('cannot connect to postgres://bob:****@127.0.0.1:1/db');
     expect(describeTarget({ host: 'db', user: 'u', password: 'hunter2', database: 'app' })).toBe('postgres://u:****@db:5432/app');
     expect(describeTarget({ url: 'postgres://u@db/app' })).toBe('postgres://u@db/app');
   });

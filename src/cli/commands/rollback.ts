@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { planRollback, rollback } from '../../core/rollback.js';
 import { refusedError } from '../../core/errors.js';
 import { connect, migrationDirs } from '../context.js';
-import { intArg, numberArg, type RunCommand } from '../main.js';
+import { durationArg, intArg, type RunCommand } from '../main.js';
 import { ProgressRenderer } from '../progress.js';
 import { renderPlan, renderSummary } from '../render.js';
 
@@ -23,12 +23,14 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(new Option('--steps <n>', 'roll back the newest N migrations (default 1)').argParser(intArg('--steps', 1)))
     .option('--dry-run', 'print the plan and change nothing')
     .option('--yes', 'do not ask for confirmation (required off a TTY)')
-    .addOption(new Option('--lock-wait <seconds>', 'wait this long for another run holding the migration lock').default(0).argParser(numberArg('--lock-wait')))
-    .action((opts: { to?: number; steps?: number; dryRun?: boolean; yes?: boolean; lockWait: number }) =>
+    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
+    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
+    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)))
+    .action((opts: { to?: number; steps?: number; dryRun?: boolean; yes?: boolean; lockWait: number; lockTimeout: number; lockRetries: number }) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'rollback', (m) => progress.handle({ type: 'notice', message: m }));
-        const base = { ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, lockWaitMs: opts.lockWait * 1000, database: where, to: opts.to, steps: opts.steps };
+        const base = { ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, lockWaitMs: opts.lockWait, lockTimeoutMs: opts.lockTimeout, lockRetries: opts.lockRetries, database: where, to: opts.to, steps: opts.steps };
         const plan = await planRollback(sql, base);
         if (opts.dryRun || !plan.versions.length) {
           if (ctx.out.json) ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: !!opts.dryRun, versions: plan.versions, plan: plan.plan });
@@ -38,9 +40,10 @@ export function register(cmd: Command, run: RunCommand): void {
         if (!opts.yes) {
           const what = `roll back version(s) ${plan.versions.join(', ')} on ${where}`;
           if (!process.stdin.isTTY || ctx.out.json) throw refusedError(`rollback needs confirmation: pass --yes to ${what}`);
-          if (!(await confirm(`${what}? [y/N] `))) throw refusedError('rollback not confirmed: nothing was changed');
+          if (!(await confirm(`${what}? [y/N] `).catch(() => false))) throw refusedError('rollback not confirmed: nothing was changed');
         }
-        const r = await rollback(sql, base).finally(() => progress.pause());
+        // under the lock, the plan must still be the one shown (a migrate may have run meanwhile)
+        const r = await rollback(sql, { ...base, expectVersions: plan.versions }).finally(() => progress.pause());
         if (ctx.out.json) ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: false, versions: r.versions, migrations: r.migrations, totalMs: r.totalMs });
         else ctx.out.result(renderSummary(r.migrations, r.totalMs, progress.slowest));
       }),
