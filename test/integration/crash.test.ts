@@ -11,18 +11,28 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 let db: TestDatabase;
 let clean: Snapshot;
 let data: Record<string, string>;
-let cleanMs: number;
 
 const cli = (args: string[]) => runCli(['-d', db.url, ...args], { timeoutMs: 300_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Deterministic "random" kill points, as fractions of a clean run. */
-function killPoints(n: number, seed: number): number[] {
+/**
+ * Deterministic "random" kill points: after statement k of the 85 has completed (k in 1..84),
+ * plus 0–400 ms into the next ones, so every kill lands inside the run whatever the machine's speed.
+ */
+function killPoints(n: number, seed: number): [number, number][] {
   let x = seed;
-  return Array.from({ length: n }, () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return 0.05 + 0.9 * (x / 2 ** 31);
-  });
+  const next = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  return Array.from({ length: n }, () => [1 + Math.floor(next() * 84), Math.round(next() * 400)]);
+}
+
+/** Signals the process; it may have finished on its own just before (then there is nothing to resume). */
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function assertRecovered(label: string) {
@@ -44,9 +54,7 @@ beforeAll(async () => {
   expect((await cli(['migrate', '--to', '1'])).code).toBe(0);
   await generateData(db.sql, 0.1);
   data = await dataChecksums(db.sql);
-  const t0 = Date.now();
   const r = await cli(['migrate']);
-  cleanMs = Date.now() - t0;
   expect(r.code).toBe(0);
   clean = await snapshot(db.sql, SQL_DIR);
   expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
@@ -57,22 +65,21 @@ afterAll(async () => {
 });
 
 describe('crash resume on generated data', () => {
-  it.each(killPoints(3, 42).map((f, i) => [i + 1, f]))('SIGKILL #%i at %f of a clean run: the rerun finishes and nothing is lost', async (_i, fraction) => {
-    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], /→ 0002/, { timeoutMs: 300_000 });
-    await sleep(Math.max(0, fraction * cleanMs - 500));
-    process.kill(pid, 'SIGKILL');
-    const killed = await result;
-    expect(killed.signal).toBe('SIGKILL');
+  it.each(killPoints(3, 42))('SIGKILL after statement %i + %i ms: the rerun finishes and nothing is lost', async (k, delay) => {
+    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/85\\] `), { timeoutMs: 300_000 });
+    await sleep(delay);
+    if (signal(pid, 'SIGKILL')) expect((await result).signal).toBe('SIGKILL');
+    else await result;
     const rerun = await cli(['migrate', '--lock-wait', '60s']);
     expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
-    await assertRecovered(`SIGKILL at ${fraction}`);
+    await assertRecovered(`SIGKILL after statement ${k} + ${delay} ms`);
     expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
   }, 300_000);
 
-  it.each(killPoints(2, 7).map((f, i) => [i + 1, f]))('SIGINT #%i at %f of a clean run: exit 130, the rerun finishes and nothing is lost', async (_i, fraction) => {
-    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], /→ 0002/, { timeoutMs: 300_000 });
-    await sleep(Math.max(0, fraction * cleanMs - 500));
-    process.kill(pid, 'SIGINT');
+  it.each(killPoints(2, 7))('SIGINT after statement %i + %i ms: exit 130, the rerun finishes and nothing is lost', async (k, delay) => {
+    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/85\\] `), { timeoutMs: 300_000 });
+    await sleep(delay);
+    signal(pid, 'SIGINT');
     const stopped = await result;
     if (stopped.code !== 0) {
       // the run may have finished before the signal arrived; otherwise it stops at a safe point
@@ -81,7 +88,7 @@ describe('crash resume on generated data', () => {
     }
     const rerun = await cli(['migrate']);
     expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
-    await assertRecovered(`SIGINT at ${fraction}`);
+    await assertRecovered(`SIGINT after statement ${k} + ${delay} ms`);
     expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
   }, 300_000);
 });
