@@ -129,6 +129,9 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_now constant timestamptz := now();
+    v_table text;
+    v_where text;
+    v_cutoff timestamptz;
     v_rows bigint;
     v_total bigint;
     v_batches integer;
@@ -143,76 +146,33 @@ BEGIN
         RAISE EXCEPTION 'cleanup_old_data: retention intervals must not be NULL' USING ERRCODE = '22023';
     END IF;
 
-    IF coalesce(p_dry_run, false) THEN
-        table_name := 'notifications';
-        rows_deleted := (SELECT count(*) FROM notifications x
-                          WHERE x.read_at < v_now - p_read_notification_retention);
-        RETURN NEXT;
-        table_name := 'sessions';
-        rows_deleted := (SELECT count(*) FROM sessions x
-                          WHERE x.expires_at < v_now - p_session_retention
-                             OR x.revoked_at < v_now - p_session_retention);
-        RETURN NEXT;
-        table_name := 'activity_log';
-        rows_deleted := (SELECT count(*) FROM activity_log x
-                          WHERE x.created_at < v_now - p_activity_retention);
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    v_total := 0;
-    v_batches := 0;
+    -- The policy, written once: the dry run counts and the batches delete exactly these rows.
+    -- Table names and predicates are constants of this function; the cutoff is bound as $1.
+    FOR v_table, v_where, v_cutoff IN
+        VALUES ('notifications', 'x.read_at < $1', v_now - p_read_notification_retention),
+               ('sessions', 'x.expires_at < $1 OR x.revoked_at < $1', v_now - p_session_retention),
+               ('activity_log', 'x.created_at < $1', v_now - p_activity_retention)
     LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        DELETE FROM notifications t
-         WHERE t.id IN (SELECT x.id FROM notifications x
-                         WHERE x.read_at < v_now - p_read_notification_retention
-                         LIMIT p_batch_size
-                           FOR UPDATE SKIP LOCKED);
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
-        v_total := v_total + v_rows;
-        v_batches := v_batches + 1;
-        EXIT WHEN v_rows < p_batch_size;
+        table_name := v_table;
+        IF coalesce(p_dry_run, false) THEN
+            EXECUTE format('SELECT count(*) FROM %I x WHERE %s', v_table, v_where) INTO rows_deleted USING v_cutoff;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        v_total := 0;
+        v_batches := 0;
+        LOOP
+            EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
+            EXECUTE format('DELETE FROM %I t WHERE t.id IN (SELECT x.id FROM %I x WHERE %s LIMIT $2 FOR UPDATE SKIP LOCKED)',
+                           v_table, v_table, v_where)
+              USING v_cutoff, p_batch_size;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_total := v_total + v_rows;
+            v_batches := v_batches + 1;
+            EXIT WHEN v_rows < p_batch_size;
+        END LOOP;
+        rows_deleted := v_total;
+        RETURN NEXT;
     END LOOP;
-    table_name := 'notifications';
-    rows_deleted := v_total;
-    RETURN NEXT;
-
-    v_total := 0;
-    v_batches := 0;
-    LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        DELETE FROM sessions t
-         WHERE t.id IN (SELECT x.id FROM sessions x
-                         WHERE x.expires_at < v_now - p_session_retention
-                            OR x.revoked_at < v_now - p_session_retention
-                         LIMIT p_batch_size
-                           FOR UPDATE SKIP LOCKED);
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
-        v_total := v_total + v_rows;
-        v_batches := v_batches + 1;
-        EXIT WHEN v_rows < p_batch_size;
-    END LOOP;
-    table_name := 'sessions';
-    rows_deleted := v_total;
-    RETURN NEXT;
-
-    v_total := 0;
-    v_batches := 0;
-    LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        DELETE FROM activity_log t
-         WHERE t.id IN (SELECT x.id FROM activity_log x
-                         WHERE x.created_at < v_now - p_activity_retention
-                         LIMIT p_batch_size
-                           FOR UPDATE SKIP LOCKED);
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
-        v_total := v_total + v_rows;
-        v_batches := v_batches + 1;
-        EXIT WHEN v_rows < p_batch_size;
-    END LOOP;
-    table_name := 'activity_log';
-    rows_deleted := v_total;
-    RETURN NEXT;
 END;
 $$;
