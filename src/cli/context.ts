@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { createClient, connectionError, describeTarget, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { createClient, connectionError, describeTarget, onDatabase, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
 import { startEmbedded } from '../db/embedded.js';
 import { addSecret, Output, type GlobalFlags } from './output.js';
 
@@ -27,8 +27,7 @@ const EMBEDDED_DB = 'boosterz';
 async function embeddedTarget(ctx: CommandContext, dir: string): Promise<ConnectionTarget> {
   const srv = await startEmbedded({ dir, resolveFrom: ctx.packageRoot, log: (l) => ctx.out.info(l) });
   ctx.onCleanup(() => srv.stop());
-  const url = new URL(srv.url);
-  addSecret(decodeURIComponent(url.password));
+  addSecret(decodeURIComponent(new URL(srv.url).password));
   const admin = createClient({ url: srv.url }, { command: 'embedded', max: 1 });
   try {
     const [row] = await admin<{ ok: boolean }[]>`select exists (select 1 from pg_database where datname = ${EMBEDDED_DB}) as ok`;
@@ -36,11 +35,11 @@ async function embeddedTarget(ctx: CommandContext, dir: string): Promise<Connect
   } finally {
     await admin.end({ timeout: 2 });
   }
-  url.pathname = `/${EMBEDDED_DB}`;
+  const target = onDatabase({ url: srv.url }, EMBEDDED_DB);
   // the library is preloaded; the extension makes `report slow-queries` work out of the box
-  const db = createClient({ url: url.toString() }, { command: 'embedded', max: 1, onNotice: () => undefined });
+  const db = createClient(target, { command: 'embedded', max: 1, onNotice: () => undefined });
   await db`create extension if not exists pg_stat_statements`.finally(() => db.end({ timeout: 2 }));
-  return { url: url.toString() };
+  return target;
 }
 
 /** Where the command connects: --embedded, else --database-url / DATABASE_URL / PG*. */

@@ -111,8 +111,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   };
   // an error thrown outside the command's promise (e.g. by a driver whose socket died): one line, cleanups, exit
   const fatal = (err: unknown) => {
-    const lost = isConnectionLoss(err);
-    const c = report(lost ? new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal']) : err, out);
+    const c = report(asLostConnection(err), out);
     void runCleanups().finally(() => process.exit(c));
   };
   process.on('uncaughtException', fatal);
@@ -120,13 +119,17 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   try {
     await cmd.parseAsync(argv);
   } catch (err) {
-    code = report(isConnectionLoss(err) && !(err instanceof BoosterzError)
-      ? new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal'])
-      : err, out);
+    code = report(asLostConnection(err), out);
   } finally {
     await runCleanups();
   }
   process.exit(code);
+}
+
+/** A driver error saying the server went away becomes exit 5 with one line; anything else is returned as is. */
+function asLostConnection(err: unknown): unknown {
+  if (err instanceof BoosterzError || !isConnectionLoss(err)) return err;
+  return new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal']);
 }
 
 function report(err: unknown, out: Output): number {

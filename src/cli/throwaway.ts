@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, connectionError, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { createClient, connectionError, onDatabase, type ConnectionTarget, type Sql } from '../db/connection.js';
 import { provideThrowaway } from '../db/provider.js';
 import { connectionTarget, type CommandContext } from './context.js';
 
@@ -30,12 +30,7 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
     await admin`drop database if exists ${admin(name)} with (force)`.catch(() => undefined);
     await admin.end({ timeout: 2 });
   });
-  let target: ConnectionTarget;
-  if (server.url) {
-    const u = new URL(server.url);
-    u.pathname = `/${name}`;
-    target = { url: u.toString() };
-  } else target = { ...server, database: name };
+  const target = onDatabase(server, name);
   const sql = createClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
   ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
   return { sql, url: target.url ?? '', where: `throwaway database ${name}` };

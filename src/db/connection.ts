@@ -38,6 +38,14 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
   };
 }
 
+/** The same server and credentials, another database. */
+export function onDatabase(t: ConnectionTarget, database: string): ConnectionTarget {
+  if (!t.url) return { ...t, database };
+  const u = new URL(t.url);
+  u.pathname = `/${database}`;
+  return { url: u.toString() };
+}
+
 /** The password of a target, so output can be scrubbed of it. */
 export function secretOf(t: ConnectionTarget): string | undefined {
   if (t.password) return t.password;

@@ -88,7 +88,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
+/** Is a process running (a process of another user counts)? */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

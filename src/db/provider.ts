@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, mkdir, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbedded, stopCluster } from './embedded.js';
+import { alive, startEmbedded, stopCluster } from './embedded.js';
 
 /** A PostgreSQL server someone can use, and how to let it go. */
 export interface ProvidedServer {
@@ -23,15 +23,6 @@ export interface ProvideOptions {
 }
 
 const THROWAWAY_ROOT = join(tmpdir(), 'boosterz-db-throwaway');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Stops and deletes throwaway servers whose owning process is gone (killed runs). */
 export async function sweepThrowaways(log: (l: string) => void = () => undefined): Promise<void> {

@@ -6,7 +6,7 @@ import { bench } from '../../core/bench/bench.js';
 import { verify } from '../../core/maintenance/verify.js';
 import { unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
-import { createClient } from '../../db/connection.js';
+import { createClient, onDatabase } from '../../db/connection.js';
 import { connectionTarget, migrationDirs } from '../context.js';
 import { intArg, numberArg, type RunCommand } from '../main.js';
 import { formatMs } from '../output.js';
@@ -32,8 +32,7 @@ export function register(cmd: Command, run: RunCommand): void {
         } finally {
           await admin.end({ timeout: 2 });
         }
-        const target = server.url ? { url: Object.assign(new URL(server.url), { pathname: `/${DEMO_DB}` }).toString() } : { ...server, database: DEMO_DB };
-        const sql = createClient(target, { command: 'demo', onNotice: () => undefined });
+        const sql = createClient(onDatabase(server, DEMO_DB), { command: 'demo', onNotice: () => undefined });
         ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined));
         await sql`create extension if not exists pg_stat_statements`.catch(() => ctx.out.warn('pg_stat_statements is not available: the slow-query report will be skipped'));
 
