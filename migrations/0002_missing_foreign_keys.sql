@@ -28,28 +28,28 @@
 --     correction, it just loses its optional reference.
 
 -- serves: FK checklist_cards.base_card_id (ON DELETE RESTRICT check) and "variants of this base card"; partial: base cards (NULL) are most rows
-CREATE INDEX CONCURRENTLY checklist_cards_base_card_id_idx ON checklist_cards (base_card_id) WHERE base_card_id IS NOT NULL;
+CREATE INDEX CONCURRENTLY checklist_cards_base_card_id_idx ON public.checklist_cards (base_card_id) WHERE base_card_id IS NOT NULL;
 
 -- serves: FK cards.checklist_card_id (ON DELETE RESTRICT check) and "who owns this checklist card"
-CREATE INDEX CONCURRENTLY cards_checklist_card_user_idx ON cards (checklist_card_id, user_id);
+CREATE INDEX CONCURRENTLY cards_checklist_card_user_idx ON public.cards (checklist_card_id, user_id);
 
 -- serves: FK personal_cards.checklist_card_id (ON DELETE SET NULL) and "personal cards linked to this checklist card"; partial: unlinked (NULL) rows never match
-CREATE INDEX CONCURRENTLY personal_cards_checklist_card_id_idx ON personal_cards (checklist_card_id) WHERE checklist_card_id IS NOT NULL;
+CREATE INDEX CONCURRENTLY personal_cards_checklist_card_id_idx ON public.personal_cards (checklist_card_id) WHERE checklist_card_id IS NOT NULL;
 
-ALTER TABLE checklist_cards
+ALTER TABLE public.checklist_cards
     ADD CONSTRAINT checklist_cards_base_card_id_fkey FOREIGN KEY (base_card_id)
-    REFERENCES checklist_cards (id) ON DELETE RESTRICT NOT VALID;
+    REFERENCES public.checklist_cards (id) ON DELETE RESTRICT NOT VALID;
 
-ALTER TABLE cards
+ALTER TABLE public.cards
     ADD CONSTRAINT cards_checklist_card_id_fkey FOREIGN KEY (checklist_card_id)
-    REFERENCES checklist_cards (id) ON DELETE RESTRICT NOT VALID;
+    REFERENCES public.checklist_cards (id) ON DELETE RESTRICT NOT VALID;
 
-ALTER TABLE personal_cards
+ALTER TABLE public.personal_cards
     ADD CONSTRAINT personal_cards_checklist_card_id_fkey FOREIGN KEY (checklist_card_id)
-    REFERENCES checklist_cards (id) ON DELETE SET NULL NOT VALID;
+    REFERENCES public.checklist_cards (id) ON DELETE SET NULL NOT VALID;
 
-ALTER TABLE checklist_cards VALIDATE CONSTRAINT checklist_cards_base_card_id_fkey;
+ALTER TABLE public.checklist_cards VALIDATE CONSTRAINT checklist_cards_base_card_id_fkey;
 
-ALTER TABLE cards VALIDATE CONSTRAINT cards_checklist_card_id_fkey;
+ALTER TABLE public.cards VALIDATE CONSTRAINT cards_checklist_card_id_fkey;
 
-ALTER TABLE personal_cards VALIDATE CONSTRAINT personal_cards_checklist_card_id_fkey;
+ALTER TABLE public.personal_cards VALIDATE CONSTRAINT personal_cards_checklist_card_id_fkey;

@@ -17,11 +17,11 @@
 --     arriving after the DELETE finds no unlocked mark and inserts a new one. No change can
 --     be committed without either being in the refresh or leaving a pending mark.
 --
--- Privileges: writers need SELECT, INSERT and UPDATE (FOR KEY SHARE) on
--- materialized_view_stale_marks; refresh_materialized_views() needs to own the views
--- (or MAINTAIN on PostgreSQL 17+).
+-- Privileges: writers need nothing new (the trigger function is SECURITY DEFINER); readers of
+-- the views get SELECT on materialized_view_stale_marks (get_user_stats() reads it, below);
+-- refresh_materialized_views() needs to own the views (or MAINTAIN on PostgreSQL 17+).
 
-CREATE TABLE materialized_view_stale_marks (
+CREATE TABLE public.materialized_view_stale_marks (
     view_name  text NOT NULL,
     id         bigint GENERATED ALWAYS AS IDENTITY,
     marked_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -32,12 +32,14 @@ CREATE TABLE materialized_view_stale_marks (
 
 -- Writes may have happened between 0004 and now: until their first refresh the views count
 -- as stale (get_user_stats() computes live meanwhile).
-INSERT INTO materialized_view_stale_marks (view_name)
+INSERT INTO public.materialized_view_stale_marks (view_name)
 VALUES ('collection_completion_optimized'), ('user_stats_optimized');
 
 -- Statement-level trigger: TG_ARGV lists the materialized views the table feeds.
-CREATE FUNCTION mark_materialized_views_stale() RETURNS trigger
+CREATE FUNCTION public.mark_materialized_views_stale() RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_view text;
@@ -72,40 +74,49 @@ BEGIN
 END;
 $$;
 
+-- Writers fire this function with its owner's rights (SECURITY DEFINER): the application role
+-- keeps exactly the privileges it had (INSERT/UPDATE/DELETE on its tables) and needs none on
+-- materialized_view_stale_marks. The usual precautions: search_path pinned above (pg_temp
+-- last), nothing is executed from its arguments but view names checked by the table's CHECK,
+-- and nobody may call it directly (a trigger function cannot be called outside a trigger
+-- anyway; EXECUTE is only checked when a trigger is created).
+REVOKE ALL ON FUNCTION public.mark_materialized_views_stale() FROM PUBLIC;
+
 CREATE TRIGGER users_mark_views_stale
-    AFTER INSERT OR DELETE OR UPDATE OF id OR TRUNCATE ON users
+    AFTER INSERT OR DELETE OR UPDATE OF id OR TRUNCATE ON public.users
     FOR EACH STATEMENT
-    EXECUTE FUNCTION mark_materialized_views_stale('user_stats_optimized');
+    EXECUTE FUNCTION public.mark_materialized_views_stale('user_stats_optimized');
 
 CREATE TRIGGER checklist_cards_mark_views_stale
-    AFTER INSERT OR DELETE OR UPDATE OF id, collection_id OR TRUNCATE ON checklist_cards
+    AFTER INSERT OR DELETE OR UPDATE OF id, collection_id OR TRUNCATE ON public.checklist_cards
     FOR EACH STATEMENT
-    EXECUTE FUNCTION mark_materialized_views_stale('collection_completion_optimized', 'user_stats_optimized');
+    EXECUTE FUNCTION public.mark_materialized_views_stale('collection_completion_optimized', 'user_stats_optimized');
 
 CREATE TRIGGER cards_mark_views_stale
-    AFTER INSERT OR DELETE OR UPDATE OF user_id, collection_id, checklist_card_id, quantity OR TRUNCATE ON cards
+    AFTER INSERT OR DELETE OR UPDATE OF user_id, collection_id, checklist_card_id, quantity OR TRUNCATE ON public.cards
     FOR EACH STATEMENT
-    EXECUTE FUNCTION mark_materialized_views_stale('collection_completion_optimized', 'user_stats_optimized');
+    EXECUTE FUNCTION public.mark_materialized_views_stale('collection_completion_optimized', 'user_stats_optimized');
 
 CREATE TRIGGER posts_mark_views_stale
-    AFTER INSERT OR DELETE OR UPDATE OF user_id OR TRUNCATE ON posts
+    AFTER INSERT OR DELETE OR UPDATE OF user_id OR TRUNCATE ON public.posts
     FOR EACH STATEMENT
-    EXECUTE FUNCTION mark_materialized_views_stale('user_stats_optimized');
+    EXECUTE FUNCTION public.mark_materialized_views_stale('user_stats_optimized');
 
 CREATE TRIGGER follows_mark_views_stale
-    AFTER INSERT OR DELETE OR UPDATE OF follower_id, followed_id OR TRUNCATE ON follows
+    AFTER INSERT OR DELETE OR UPDATE OF follower_id, followed_id OR TRUNCATE ON public.follows
     FOR EACH STATEMENT
-    EXECUTE FUNCTION mark_materialized_views_stale('user_stats_optimized');
+    EXECUTE FUNCTION public.mark_materialized_views_stale('user_stats_optimized');
 
 -- Refreshes the stale views (default), every view (p_all), or the named ones (p_views, stale
 -- or not), in a fixed order; CONCURRENTLY unless p_concurrently is false or the view is not
 -- populated. One row per refreshed view.
-CREATE FUNCTION refresh_materialized_views(
+CREATE FUNCTION public.refresh_materialized_views(
     p_all boolean DEFAULT false,
     p_concurrently boolean DEFAULT true,
     p_views text[] DEFAULT NULL
 ) RETURNS TABLE (view_name text, was_stale boolean, refreshed_concurrently boolean, duration_ms numeric)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -149,4 +160,25 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END;
+$$;
+
+-- get_user_stats() (0006) reads the marks to know whether the view is fresh: every role that
+-- can read one of the views can read the marks (they say nothing but "view V is stale since").
+DO $$
+DECLARE
+    v_grantee text;
+BEGIN
+    FOR v_grantee IN
+        SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END
+          FROM pg_catalog.pg_class c
+         CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+          LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+         WHERE c.oid IN ('public.collection_completion_optimized'::regclass, 'public.user_stats_optimized'::regclass)
+           AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
+         ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON public.materialized_view_stale_marks TO %s', v_grantee);
+        RAISE NOTICE 'granted SELECT on materialized_view_stale_marks to % (it reads the views)', v_grantee;
+    END LOOP;
+END
 $$;

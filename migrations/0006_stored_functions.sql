@@ -11,7 +11,7 @@
 -- Collection loading: every checklist card of one collection with the user's ownership,
 -- plus the completion percentage of that collection (same value on every row).
 -- ORDER BY card_number, checklist_card_id.
-CREATE FUNCTION get_collection_with_ownership(p_user_id bigint, p_collection_id bigint)
+CREATE FUNCTION public.get_collection_with_ownership(p_user_id bigint, p_collection_id bigint)
 RETURNS TABLE (
     checklist_card_id bigint,
     card_number text,
@@ -24,6 +24,7 @@ RETURNS TABLE (
     completion_pct numeric
 )
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, public, pg_temp
 AS $$
     WITH ownership AS (
         SELECT c.checklist_card_id, sum(c.quantity)::bigint AS quantity
@@ -53,7 +54,7 @@ $$;
 -- first page with p_before_created_at NULL; next page with the created_at and post_id of the
 -- last row received (p_before_id NULL means "strictly before p_before_created_at").
 -- ORDER BY created_at DESC, post_id DESC LIMIT p_limit (NULL: no limit).
-CREATE FUNCTION get_social_feed(
+CREATE FUNCTION public.get_social_feed(
     p_user_id bigint,
     p_before_created_at timestamptz DEFAULT NULL,
     p_before_id bigint DEFAULT NULL,
@@ -71,6 +72,7 @@ RETURNS TABLE (
     liked_by_me boolean
 )
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, public, pg_temp
 AS $$
     SELECT p.id,
            p.user_id,
@@ -97,7 +99,7 @@ $$;
 -- User stats: one row for an existing user, no row otherwise. Reads user_stats_optimized
 -- when it has no pending stale mark (0005 guarantees it is then exact), else computes live
 -- with the indexes of 0003: the result is the same either way.
-CREATE FUNCTION get_user_stats(p_user_id bigint)
+CREATE FUNCTION public.get_user_stats(p_user_id bigint)
 RETURNS TABLE (
     user_id bigint,
     total_cards bigint,
@@ -109,6 +111,7 @@ RETURNS TABLE (
     following_count bigint
 )
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -150,7 +153,7 @@ $$;
 -- of them when last_read_at is NULL) and the other participants (ids and usernames, both
 -- ordered by user id). last_activity_at = last message time, else conversation creation.
 -- ORDER BY last_activity_at DESC, conversation_id DESC LIMIT p_limit (NULL: no limit).
-CREATE FUNCTION get_user_conversations(p_user_id bigint, p_limit integer DEFAULT 50)
+CREATE FUNCTION public.get_user_conversations(p_user_id bigint, p_limit integer DEFAULT 50)
 RETURNS TABLE (
     conversation_id bigint,
     title text,
@@ -164,6 +167,7 @@ RETURNS TABLE (
     other_participant_usernames text[]
 )
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, public, pg_temp
 AS $$
     SELECT c.id,
            c.title,
@@ -210,9 +214,10 @@ $$;
 -- (an item that changes nothing counts 0). Raises 22023 on an invalid item, a duplicated
 -- checklist_card_id, an unknown checklist card (quantity > 0) or an unknown user.
 -- Concurrent calls for the same user are serialised (transaction advisory lock).
-CREATE FUNCTION batch_update_ownership(p_user_id bigint, p_items jsonb)
+CREATE FUNCTION public.batch_update_ownership(p_user_id bigint, p_items jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_changed bigint := 0;
@@ -312,4 +317,53 @@ BEGIN
 
     RETURN v_changed;
 END;
+$$;
+
+-- Privileges: every function is SECURITY INVOKER (the caller's own rights apply) and executable
+-- by PUBLIC, as PostgreSQL creates functions. Where a DBA revoked that default (ALTER DEFAULT
+-- PRIVILEGES … REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC), EXECUTE goes to each role that holds
+-- every privilege the function's body uses (candidates: the grantees of those tables).
+DO $$
+DECLARE
+    v_fn regprocedure;
+    v_needs text[];
+    v_grantee text;
+BEGIN
+    FOR v_fn, v_needs IN
+        VALUES ('public.get_collection_with_ownership(bigint, bigint)'::regprocedure,
+                ARRAY['public.cards:SELECT', 'public.checklist_cards:SELECT']),
+               ('public.get_social_feed(bigint, timestamptz, bigint, integer)',
+                ARRAY['public.follows:SELECT', 'public.posts:SELECT', 'public.users:SELECT', 'public.post_likes:SELECT', 'public.post_comments:SELECT']),
+               ('public.get_user_stats(bigint)',
+                ARRAY['public.user_stats_optimized:SELECT', 'public.materialized_view_stale_marks:SELECT', 'public.cards:SELECT',
+                      'public.checklist_cards:SELECT', 'public.posts:SELECT', 'public.follows:SELECT', 'public.users:SELECT']),
+               ('public.get_user_conversations(bigint, integer)',
+                ARRAY['public.conversation_participants:SELECT', 'public.conversations:SELECT', 'public.messages:SELECT', 'public.users:SELECT']),
+               ('public.batch_update_ownership(bigint, jsonb)',
+                ARRAY['public.users:SELECT', 'public.checklist_cards:SELECT', 'public.cards:SELECT', 'public.cards:INSERT',
+                      'public.cards:UPDATE', 'public.cards:DELETE'])
+    LOOP
+        CONTINUE WHEN pg_catalog.has_function_privilege('public', v_fn, 'EXECUTE');
+        FOR v_grantee IN
+            WITH needs AS (
+                SELECT split_part(n, ':', 1)::regclass AS rel, split_part(n, ':', 2) AS priv FROM unnest(v_needs) AS n
+            ), candidates AS (
+                SELECT DISTINCT a.grantee
+                  FROM needs x
+                  JOIN pg_catalog.pg_class c ON c.oid = x.rel
+                 CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+                 WHERE a.grantee <> c.relowner AND a.grantee <> 0
+            )
+            SELECT pg_catalog.quote_ident(r.rolname)
+              FROM candidates k
+              JOIN pg_catalog.pg_roles r ON r.oid = k.grantee
+             WHERE NOT r.rolsuper
+               AND NOT EXISTS (SELECT 1 FROM needs x WHERE NOT pg_catalog.has_table_privilege(r.rolname, x.rel, x.priv))
+             ORDER BY 1
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', v_fn, v_grantee);
+            RAISE NOTICE 'granted EXECUTE on % to % (PUBLIC has no EXECUTE here; it holds what the function uses)', v_fn, v_grantee;
+        END LOOP;
+    END LOOP;
+END
 $$;

@@ -10,7 +10,7 @@
 
 -- Statements of the current database whose mean execution time exceeds min_mean_ms,
 -- slowest mean first (ORDER BY mean_exec_time_ms DESC, queryid).
-CREATE FUNCTION slow_queries(min_mean_ms double precision DEFAULT 100)
+CREATE FUNCTION public.slow_queries(min_mean_ms double precision DEFAULT 100)
 RETURNS TABLE (
     queryid bigint,
     username text,
@@ -27,6 +27,7 @@ RETURNS TABLE (
     query text
 )
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_schema name;
@@ -80,28 +81,28 @@ END;
 $$;
 
 -- The guide's monitoring view: mean execution time above 100 ms (see slow_queries()).
-CREATE VIEW slow_queries_monitor AS
-SELECT * FROM slow_queries(100);
+CREATE VIEW public.slow_queries_monitor AS
+SELECT * FROM public.slow_queries(100);
 
 -- Indexes never scanned since the statistics were last reset, largest first. Primary-key,
 -- unique, exclusion and constraint-backing indexes are left out (they enforce something),
 -- and so are invalid indexes (see `boosterz-db report invalid-indexes`) and the tool's own
 -- boosterz_db schema.
-CREATE VIEW unused_indexes AS
+CREATE VIEW public.unused_indexes AS
 SELECT s.schemaname,
        s.relname AS tablename,
        s.indexrelname AS indexname,
        pg_size_pretty(pg_relation_size(s.indexrelid)) AS index_size,
        s.idx_scan,
        pg_relation_size(s.indexrelid) AS index_size_bytes
-  FROM pg_stat_user_indexes s
-  JOIN pg_index i ON i.indexrelid = s.indexrelid
+  FROM pg_catalog.pg_stat_user_indexes s
+  JOIN pg_catalog.pg_index i ON i.indexrelid = s.indexrelid
  WHERE s.idx_scan = 0
    AND NOT i.indisprimary
    AND NOT i.indisunique
    AND NOT i.indisexclusion
    AND i.indisvalid
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = s.indexrelid)
    AND s.schemaname <> 'boosterz_db'
  ORDER BY pg_relation_size(s.indexrelid) DESC, s.schemaname, s.relname, s.indexrelname;
 
@@ -116,7 +117,7 @@ SELECT s.schemaname,
 -- repeatedly with p_max_batches => 1 in autocommit until every count is 0.
 -- p_dry_run: deletes nothing and returns how many rows the policy would delete now.
 -- Returns one row per table: notifications, sessions, activity_log.
-CREATE FUNCTION cleanup_old_data(
+CREATE FUNCTION public.cleanup_old_data(
     p_batch_size integer DEFAULT 5000,
     p_max_batches integer DEFAULT NULL,
     p_read_notification_retention interval DEFAULT '90 days',
@@ -125,6 +126,7 @@ CREATE FUNCTION cleanup_old_data(
     p_dry_run boolean DEFAULT false
 ) RETURNS TABLE (table_name text, rows_deleted bigint)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -176,3 +178,7 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- The monitoring role (a member of pg_monitor, as the guide's monitoring runs) reads the two
+-- monitoring views; slow_queries() is executable by PUBLIC, as every function by default.
+GRANT SELECT ON public.slow_queries_monitor, public.unused_indexes TO pg_monitor;

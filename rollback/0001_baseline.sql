@@ -1,18 +1,18 @@
 -- boosterz-lint: allow drop
 -- Rollback of 0001_baseline: drops every table of the baseline, children before parents.
 -- No CASCADE: anything a later migration created must already have been rolled back.
-DROP TABLE IF EXISTS activity_log;
-DROP TABLE IF EXISTS sessions;
-DROP TABLE IF EXISTS notifications;
-DROP TABLE IF EXISTS messages;
-DROP TABLE IF EXISTS conversation_participants;
-DROP TABLE IF EXISTS conversations;
-DROP TABLE IF EXISTS follows;
-DROP TABLE IF EXISTS post_comments;
-DROP TABLE IF EXISTS post_likes;
-DROP TABLE IF EXISTS posts;
-DROP TABLE IF EXISTS personal_cards;
-DROP TABLE IF EXISTS cards;
-DROP TABLE IF EXISTS checklist_cards;
-DROP TABLE IF EXISTS collections;
-DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS public.activity_log;
+DROP TABLE IF EXISTS public.sessions;
+DROP TABLE IF EXISTS public.notifications;
+DROP TABLE IF EXISTS public.messages;
+DROP TABLE IF EXISTS public.conversation_participants;
+DROP TABLE IF EXISTS public.conversations;
+DROP TABLE IF EXISTS public.follows;
+DROP TABLE IF EXISTS public.post_comments;
+DROP TABLE IF EXISTS public.post_likes;
+DROP TABLE IF EXISTS public.posts;
+DROP TABLE IF EXISTS public.personal_cards;
+DROP TABLE IF EXISTS public.cards;
+DROP TABLE IF EXISTS public.checklist_cards;
+DROP TABLE IF EXISTS public.collections;
+DROP TABLE IF EXISTS public.users;

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
-import { createClient, connectionError, describeTarget, onDatabase, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { createClient, describeTarget, openClient, onDatabase, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { sqlState } from '../core/errors.js';
 import { startEmbedded } from '../db/embedded.js';
 import { addSecret, Output, type GlobalFlags } from './output.js';
 
@@ -24,6 +25,11 @@ export function migrationDirs(ctx: CommandContext) {
 /** The database of the embedded default server (created on first use). */
 const EMBEDDED_DB = 'boosterz';
 
+/** A concurrent run on the same DIR created the database or extension first (duplicate_database, unique_violation). */
+function createdMeanwhile(err: unknown): void {
+  if (sqlState(err) !== '42P04' && sqlState(err) !== '23505') throw err;
+}
+
 async function embeddedTarget(ctx: CommandContext, dir: string): Promise<ConnectionTarget> {
   const srv = await startEmbedded({ dir, resolveFrom: ctx.packageRoot, log: (l) => ctx.out.info(l) });
   ctx.onCleanup(() => srv.stop());
@@ -31,14 +37,14 @@ async function embeddedTarget(ctx: CommandContext, dir: string): Promise<Connect
   const admin = createClient({ url: srv.url }, { command: 'embedded', max: 1 });
   try {
     const [row] = await admin<{ ok: boolean }[]>`select exists (select 1 from pg_database where datname = ${EMBEDDED_DB}) as ok`;
-    if (!row!.ok) await admin`create database ${admin(EMBEDDED_DB)}`;
+    if (!row!.ok) await admin`create database ${admin(EMBEDDED_DB)}`.catch(createdMeanwhile);
   } finally {
     await admin.end({ timeout: 2 });
   }
   const target = onDatabase({ url: srv.url }, EMBEDDED_DB);
   // the library is preloaded; the extension makes `report slow-queries` work out of the box
   const db = createClient(target, { command: 'embedded', max: 1, onNotice: () => undefined });
-  await db`create extension if not exists pg_stat_statements`.finally(() => db.end({ timeout: 2 }));
+  await db`create extension if not exists pg_stat_statements`.catch(createdMeanwhile).finally(() => db.end({ timeout: 2 }));
   return target;
 }
 
@@ -53,15 +59,10 @@ export async function connectionTarget(ctx: CommandContext): Promise<ConnectionT
   return t;
 }
 
-/** Opens a checked client for `command`; closed at exit. */
-export async function connect(ctx: CommandContext, command: string, onNotice?: (m: string) => void): Promise<{ sql: Sql; target: ConnectionTarget; where: string }> {
+/** Opens a checked client for `command` (the tool's session settings on every connection); closed at exit. */
+export async function connect(ctx: CommandContext, command: string, onNotice?: (m: string) => void): Promise<{ sql: Sql; target: ConnectionTarget; where: string; pooler: boolean }> {
   const target = await connectionTarget(ctx);
-  const sql = createClient(target, { command, onNotice: onNotice ?? ((m) => ctx.out.verbose(`notice: ${m}`)) });
+  const { sql, pooler } = await openClient(target, { command, onNotice: onNotice ?? ((m) => ctx.out.verbose(`notice: ${m}`)) });
   ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
-  try {
-    await sql`select 1`;
-  } catch (err) {
-    throw connectionError(err, target);
-  }
-  return { sql, target, where: describeTarget(target) };
+  return { sql, target, where: describeTarget(target), pooler };
 }

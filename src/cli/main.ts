@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
 import type { CommandContext } from './context.js';
-import { Output, type GlobalFlags } from './output.js';
+import { guardStdio, isStdioError, Output, writeStd, type GlobalFlags } from './output.js';
 
 export interface MainOptions {
   packageRoot: string;
@@ -69,7 +69,7 @@ function program(): Command {
     .option('--rollback-dir <dir>', 'rollback scripts (default: the ones shipped in the package)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => writeStd('stdout', s), writeErr: (s) => writeStd('stderr', s) });
 }
 
 /** Entry point: parses argv, runs one command, exits with the contract's code. Only place that exits. */
@@ -80,9 +80,11 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write(`\n${sig}: stopping at a safe point (press again to quit at once)\n`);
+    writeStd('stderr', `\n${sig}: stopping at a safe point (press again to quit at once)\n`);
     abort.abort(new BoosterzError(`interrupted by ${sig}`, ExitCode.interrupted));
   };
+  // the reader of our output went away (`| head -1`): stop at a safe point, as on SIGTERM, but say nothing
+  guardStdio((name) => abort.abort(new BoosterzError(`${name} was closed`, ExitCode.interrupted)));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
@@ -111,6 +113,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   };
   // an error thrown outside the command's promise (e.g. by a driver whose socket died): one line, cleanups, exit
   const fatal = (err: unknown) => {
+    if (isStdioError(err)) return; // already handled by guardStdio: never a database error
     const c = report(asLostConnection(err), out);
     void runCleanups().finally(() => process.exit(c));
   };
@@ -119,7 +122,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   try {
     await cmd.parseAsync(argv);
   } catch (err) {
-    code = report(asLostConnection(err), out);
+    code = isStdioError(err) ? code : report(asLostConnection(err), out);
   } finally {
     await runCleanups();
   }
@@ -128,7 +131,8 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
 
 /** A driver error saying the server went away becomes exit 5 with one line; anything else is returned as is. */
 function asLostConnection(err: unknown): unknown {
-  if (err instanceof BoosterzError || !isConnectionLoss(err)) return err;
+  // an EPIPE of stdout/stderr carries the same code as one of a database socket
+  if (err instanceof BoosterzError || isStdioError(err) || !isConnectionLoss(err)) return err;
   return new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal']);
 }
 

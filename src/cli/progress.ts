@@ -5,6 +5,7 @@ import type { EngineEvent, StatementRef } from '../core/events.js';
 import { describeBlocker } from '../core/monitor.js';
 import type { OrphanCount, SessionInfo } from '../core/preflight.js';
 import { describeOrphans } from '../core/preflight.js';
+import { describeWriter, type WriterRole } from '../core/privileges.js';
 import { formatMs, type Output } from './output.js';
 
 const label = (e: StatementRef) => `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
@@ -51,7 +52,7 @@ export class ProgressRenderer {
         this.out.info(`waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`);
         break;
       case 'preflight':
-        this.preflight(e.sessions, e.orphans);
+        this.preflight(e.sessions, e.orphans, e.writers);
         break;
       case 'migration:start':
         this.out.info(chalk.bold(`${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`));
@@ -83,7 +84,8 @@ export class ProgressRenderer {
         this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in boosterz_db.orphan_audit, now NULL)`);
         break;
       case 'notice':
-        this.out.verbose(`notice: ${e.message}`);
+        this.pause();
+        this.out.info(`notice: ${e.message}`); // as psql shows them: the scripts say what they granted, restored, skipped
         break;
       case 'warning':
         this.pause();
@@ -93,7 +95,8 @@ export class ProgressRenderer {
   };
 
   /** Pre-flight findings: sessions that may block, orphan rows. */
-  preflight(sessions: SessionInfo[], orphans: OrphanCount[]): void {
+  preflight(sessions: SessionInfo[], orphans: OrphanCount[], writers: WriterRole[] = []): void {
+    for (const w of writers) this.out.info(`pre-flight: role ${describeWriter(w)}`);
     for (const s of sessions) {
       this.out.warn(`pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) has a transaction open for ${formatMs(s.xactAgeMs)}: it can block index builds and ALTER TABLE`);
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, connectionError, onDatabase, type ConnectionTarget, type Sql } from '../db/connection.js';
+import { createClient, connectionError, onDatabase, openClient, type ConnectionTarget, type Sql } from '../db/connection.js';
 import { provideThrowaway } from '../db/provider.js';
 import { connectionTarget, type CommandContext } from './context.js';
 
@@ -31,7 +31,7 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
     await admin.end({ timeout: 2 });
   });
   const target = onDatabase(server, name);
-  const sql = createClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
+  const { sql } = await openClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
   ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
   return { sql, url: target.url ?? '', where: `throwaway database ${name}` };
 }

@@ -1,5 +1,5 @@
 import type { Sql, ReservedSql } from '../db/connection.js';
-import { withReserved } from '../db/connection.js';
+import { withReserved } from '../db/session.js';
 import { LockKey, withAdvisoryLock } from '../db/lock.js';
 import type { Emit } from './events.js';
 import { loadMigrations, type MigrationFile } from './files.js';

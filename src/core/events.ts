@@ -10,13 +10,14 @@ export type EngineEvent =
   | { type: 'migration:done'; version: number; name: string; direction: Direction; durationMs: number; statements: number }
   | ({ type: 'progress'; elapsedMs: number; phase?: string; pct?: number; etaMs?: number; waitEvent?: string; waiting: Blocker[] } & StatementRef)
   | ({ type: 'retry'; attempt: number; of: number; delayMs: number; reason: string } & StatementRef)
-  | { type: 'preflight'; sessions: SessionInfo[]; orphans: OrphanCount[] }
+  | { type: 'preflight'; sessions: SessionInfo[]; orphans: OrphanCount[]; writers: WriterRole[] }
   | { type: 'orphans:detached'; table: string; column: string; rows: number }
   | { type: 'notice'; message: string }
   | { type: 'warning'; message: string };
 
 import type { Blocker } from './monitor.js';
 import type { OrphanCount, SessionInfo } from './preflight.js';
+import type { WriterRole } from './privileges.js';
 
 export type Direction = 'up' | 'down';
 

@@ -35,11 +35,61 @@ export async function userTableCount(db: Db): Promise<number> {
   return row!.n;
 }
 
+/** What the current role lacks to keep the tool's history, as the statement that fixes it. */
+interface HistoryAccess {
+  me: string;
+  database: string;
+  schemaOwner: string | null;
+  canCreateSchema: boolean;
+  schemaUsage: boolean;
+  schemaCreate: boolean;
+  tables: { name: string; owner: string; missing: string[] }[];
+}
+
+/**
+ * Refuses (exit 6) before anything is written when the history schema exists but this role
+ * cannot use it (created earlier by another role), or cannot be created here: the message
+ * names the schema, its owner and the GRANT that fixes it.
+ */
+async function refuseUnwritableHistory(db: Db): Promise<void> {
+  const [a] = await db<HistoryAccess[]>`
+    select current_user as me, current_database() as database,
+           (select pg_get_userbyid(n.nspowner) from pg_namespace n where n.nspname = ${HISTORY_SCHEMA}) as "schemaOwner",
+           has_database_privilege(current_database(), 'CREATE') as "canCreateSchema",
+           coalesce((select has_schema_privilege(n.oid, 'USAGE') from pg_namespace n where n.nspname = ${HISTORY_SCHEMA}), false) as "schemaUsage",
+           coalesce((select has_schema_privilege(n.oid, 'CREATE') from pg_namespace n where n.nspname = ${HISTORY_SCHEMA}), false) as "schemaCreate",
+           coalesce((select json_agg(json_build_object('name', c.relname, 'owner', pg_get_userbyid(c.relowner),
+                              'missing', array(select p from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) p
+                                                where not has_table_privilege(c.oid, p))) order by c.relname)
+                       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                      where n.nspname = ${HISTORY_SCHEMA} and c.relkind = 'r'), '[]'::json) as tables`;
+  const me = quoteName(a!.me);
+  if (a!.schemaOwner === null) {
+    if (a!.canCreateSchema) return;
+    throw refusedError(`role ${a!.me} cannot create the history schema ${HISTORY_SCHEMA} in database ${a!.database}`, [
+      `fix: GRANT CREATE ON DATABASE ${quoteName(a!.database)} TO ${me}; (or create it for this role: CREATE SCHEMA ${HISTORY_SCHEMA} AUTHORIZATION ${me};)`,
+    ]);
+  }
+  const fixes: string[] = [];
+  if (!a!.schemaUsage || !a!.schemaCreate) fixes.push(`GRANT USAGE, CREATE ON SCHEMA ${HISTORY_SCHEMA} TO ${me};`);
+  const tables = a!.tables.filter((t) => t.missing.length);
+  for (const t of tables) fixes.push(`GRANT ${t.missing.join(', ')} ON ${HISTORY_SCHEMA}.${quoteName(t.name)} TO ${me};`);
+  if (!fixes.length) return;
+  const what = !a!.schemaUsage || !a!.schemaCreate ? `schema ${HISTORY_SCHEMA} (owner ${a!.schemaOwner})` : `${tables.map((t) => `${HISTORY_SCHEMA}.${t.name}`).join(', ')} (owner ${tables[0]!.owner})`;
+  throw refusedError(`role ${a!.me} cannot write the migration history: ${what} was created by another role`, [
+    `fix, as ${a!.schemaOwner} or a superuser: ${fixes.join(' ')}`,
+    `or ALTER SCHEMA ${HISTORY_SCHEMA} OWNER TO ${me}; and the same for its tables, if this role is now the one that migrates`,
+  ], { schema: HISTORY_SCHEMA, owner: a!.schemaOwner, fixes });
+}
+
+const quoteName = (n: string) => (/^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replace(/"/g, '""')}"`);
+
 /**
  * Creates the history schema and tables if missing. An existing database that has
  * tables but no history is refused: it must be baselined first.
  */
 export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean } = {}): Promise<void> {
+  await refuseUnwritableHistory(db);
   if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
     if (n > 0) {

@@ -6,8 +6,11 @@ import { ensureHistory, historyExists, readHistory, userTableCount } from './his
 import { formatFinding, lintMigrations } from './lint.js';
 import { ProgressMonitor } from './monitor.js';
 import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
-import { blockingSessions, countOrphans, foreignKeysAdded, refuseOrphans, type OrphanCount, type SessionInfo } from './preflight.js';
+import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans, type OrphanCount, type SessionInfo } from './preflight.js';
 import { runScript, type LockPolicy, type Script } from './runner.js';
+import { compareIndexes, refuseIndexConflicts } from './indexdef.js';
+import { writerRoles, type WriterRole } from './privileges.js';
+import { withReserved } from '../db/session.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
@@ -40,6 +43,8 @@ export interface MigrateResult {
   tables?: Record<string, TableStats>;
   sessions: SessionInfo[];
   orphans: OrphanCount[];
+  /** Roles that write to the tables the run touches, and what the run means for them. */
+  writers: WriterRole[];
   totalMs: number;
 }
 
@@ -74,7 +79,8 @@ async function tableStats(sql: Sql, plan: PlanLine[]): Promise<Record<string, Ta
 async function preflight(sql: Sql, scripts: Script[], ownPids: number[]) {
   const sessions = scripts.length ? await blockingSessions(sql, ownPids) : [];
   const orphans = (await countOrphans(sql, foreignKeysAdded(scripts))).filter((o) => o.count > 0);
-  return { sessions, orphans };
+  const writers = await writerRoles(sql, scripts);
+  return { sessions, orphans, writers };
 }
 
 function refuseOldSessions(sessions: SessionInfo[], yes: boolean | undefined, maxAgeMs: number) {
@@ -98,6 +104,8 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const pending = pendingUp(files, history, o.to);
   await lintPending(files, pending, o);
   const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
+  await refuseConcurrentBuildBug(sql, scripts); // PostgreSQL 14.0–14.3
+  refuseIndexConflicts(await withReserved(sql, (conn) => compareIndexes(conn, scripts.flatMap((s) => s.statements))));
   const plan = planLines(scripts);
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
   const pre = await preflight(sql, scripts, [pid!]);
@@ -115,10 +123,12 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const pending = pendingUp(files, history, o.to);
     await lintPending(files, pending, o);
     const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
+    await refuseConcurrentBuildBug(conn, scripts); // PostgreSQL 14.0–14.3
     const [{ pid }] = await conn<{ pid: number }[]>`
       select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false),
              set_config('idle_in_transaction_session_timeout', '0', false)`;
     const pre = await preflight(sql, scripts, [pid!]);
+    refuseIndexConflicts(await compareIndexes(conn, scripts.flatMap((s) => s.statements)));
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({ type: 'run:start', command: 'migrate', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
     if (scripts.length) o.emit({ type: 'preflight', ...pre });

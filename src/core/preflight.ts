@@ -1,6 +1,7 @@
 import type { ReservedSql, Sql } from '../db/connection.js';
-import { refusedError } from './errors.js';
+import { refusedError, type BoosterzError } from './errors.js';
 import { quoteIdent, type Script } from './runner.js';
+import { isConcurrentBuild } from './statements.js';
 
 type Db = Sql | ReservedSql;
 
@@ -127,4 +128,34 @@ export async function detachOrphans(conn: ReservedSql, fk: ForeignKeyAdd): Promi
     [fk.version, fk.table, fk.columns[0]!],
   );
   return Number(rows[0]!.n);
+}
+
+/** PostgreSQL 14.0–14.3: CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY can build corrupt indexes (fixed in 14.4). */
+export const hasConcurrentBuildBug = (serverVersionNum: number) => serverVersionNum >= 140000 && serverVersionNum < 140004;
+
+/**
+ * The refusal (exit 6) of the scripts' CONCURRENTLY index builds on a server with the 14.0–14.3
+ * bug, with the upgrade advice; undefined when the server is fine or nothing builds concurrently.
+ */
+export function concurrentBuildRefusal(serverVersionNum: number, scripts: Script[]): BoosterzError | undefined {
+  if (!hasConcurrentBuildBug(serverVersionNum)) return undefined;
+  const builds = scripts.flatMap((s) => s.statements.filter(isConcurrentBuild).map((st) => `${s.path}:${st.line} ${st.kind} ${st.target ?? ''}`.trim()));
+  if (!builds.length) return undefined;
+  const version = `${Math.floor(serverVersionNum / 10000)}.${serverVersionNum % 10000}`;
+  const what = `PostgreSQL ${version} can build corrupt indexes with CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY (fixed in 14.4)`;
+  return refusedError(`${what}: refusing ${builds.length} concurrent build(s), first ${builds[0]}`, [
+    ...builds.slice(1, 5),
+    ...(builds.length > 5 ? [`… and ${builds.length - 5} more`] : []),
+    'upgrade the server to the latest 14.x release (a minor upgrade: new binaries and a restart, no dump and restore), then rerun',
+    'indexes already built or reindexed CONCURRENTLY on 14.0–14.3 may be corrupt: after the upgrade check them with amcheck '
+      + '(bt_index_check(index, heapallindexed => true)) and REINDEX INDEX CONCURRENTLY those that fail',
+  ], { serverVersionNum, builds });
+}
+
+/** Runs concurrentBuildRefusal against the connected server: throws the refusal. */
+export async function refuseConcurrentBuildBug(db: Db, scripts: Script[]): Promise<void> {
+  if (!scripts.some((s) => s.statements.some(isConcurrentBuild))) return;
+  const [row] = await db<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
+  const refusal = concurrentBuildRefusal(row!.v, scripts);
+  if (refusal) throw refusal;
 }

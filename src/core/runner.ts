@@ -4,8 +4,8 @@ import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sql
 import type { Direction, Emit, StatementRef } from './events.js';
 import { clearJournal, deleteHistory, journal, recordStatement, setState } from './history.js';
 import type { ProgressMonitor } from './monitor.js';
-import { detachOrphans, foreignKeysAdded, type ForeignKeyAdd } from './preflight.js';
-import type { Statement } from './statements.js';
+import { concurrentBuildRefusal, detachOrphans, foreignKeysAdded, type ForeignKeyAdd } from './preflight.js';
+import { isConcurrentBuild, isConcurrently, needsLockTimeoutOutsideTransaction, splitIndexStatement, type Statement } from './statements.js';
 
 /** One script to run: a migration (up) or its rollback script (down). */
 export interface Script {
@@ -189,22 +189,239 @@ function validatedForeignKey(st: Statement, fks: ForeignKeyAdd[]): ForeignKeyAdd
   return undefined;
 }
 
+/**
+ * Session-level lock_timeout around fn, for statements that cannot run in a transaction (where
+ * SET LOCAL has nothing to attach to); the previous value (0 on the migration session) comes
+ * back afterwards, also when fn fails.
+ */
+async function withSessionLockTimeout<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  const [{ before }] = await ctx.conn<{ before: string }[]>`select current_setting('lock_timeout') as before`;
+  await ctx.conn`select set_config('lock_timeout', ${`${ctx.lockTimeoutMs ?? 2000}ms`}, false)`;
+  try {
+    return await fn();
+  } finally {
+    await ctx.conn`select set_config('lock_timeout', ${before!}, false)`.catch(() => undefined);
+  }
+}
+
+/** Refuses CONCURRENTLY index builds on PostgreSQL 14.0–14.3 (also for rollback scripts, which skip migrate's pre-flight). */
+async function refuseBuggyConcurrentBuild(s: Script, st: Statement, ctx: RunContext): Promise<void> {
+  const [{ v }] = await ctx.conn<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
+  const refusal = concurrentBuildRefusal(v!, [{ ...s, statements: [st] }]);
+  if (refusal) throw refusal;
+}
+
+const qualified = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/** CREATE INDEX CONCURRENTLY on a partitioned table is refused by PostgreSQL: refuse first, with the recipe that works. */
+async function refusePartitioned(st: Statement, ctx: RunContext): Promise<void> {
+  const { table, rest } = splitIndexStatement(st.text);
+  const [parent] = await ctx.conn<{ relkind: string; schema: string; name: string }[]>`
+    select c.relkind, n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${table})`;
+  if (parent?.relkind !== 'p') return;
+  const tree = await ctx.conn<{ schema: string; name: string; parentName: string | null; leaf: boolean }[]>`
+    select n.nspname as schema, c.relname as name, p.relname as "parentName", t.isleaf as leaf
+      from pg_partition_tree(to_regclass(${table})) t join pg_class c on c.oid = t.relid join pg_namespace n on n.oid = c.relnamespace
+      left join pg_class p on p.oid = t.parentrelid
+     order by t.level, c.relname`;
+  const unique = st.ast.unique ? 'UNIQUE ' : '';
+  const base = st.ast.idxname ?? `${parent.name}_idx`;
+  const idxName = (rel: string) => (rel === parent.name ? base : `${rel}_${base}`.slice(0, 63));
+  const idxSchema = new Map(tree.map((t) => [t.name, t.schema]));
+  const recipe = [
+    `CREATE ${unique}INDEX ${quoteIdent(base)} ON ONLY ${qualified(parent.schema, parent.name)} ${rest};  -- instant; INVALID until all are attached`,
+  ];
+  const parts = tree.filter((t) => t.parentName);
+  const shown = parts.slice(0, 20);
+  for (const t of shown) {
+    const own = qualified(t.schema, idxName(t.name));
+    recipe.push(t.leaf
+      ? `CREATE ${unique}INDEX CONCURRENTLY ${quoteIdent(idxName(t.name))} ON ${qualified(t.schema, t.name)} ${rest};`
+      : `CREATE ${unique}INDEX ${quoteIdent(idxName(t.name))} ON ONLY ${qualified(t.schema, t.name)} ${rest};  -- sub-partitioned: same as the parent`);
+    recipe.push(`ALTER INDEX ${qualified(idxSchema.get(t.parentName!) ?? t.schema, idxName(t.parentName!))} ATTACH PARTITION ${own};`);
+  }
+  if (parts.length > shown.length) recipe.push(`… and the same two statements for the ${parts.length - shown.length} other partition(s)`);
+  if (!parts.length) recipe.push('(no partition yet: the ON ONLY index is valid at once; each partition created or attached later gets its own)');
+  throw refusedError(`${st.table} is a partitioned table: PostgreSQL cannot CREATE INDEX CONCURRENTLY on it (statement at line ${st.line})`, [
+    'build the index per partition instead, each partition concurrently, then attach them (the parent index becomes valid when the last one is attached):',
+    ...recipe.map((l) => `  ${l}`),
+  ], { partitioned: st.table, recipe });
+}
+
+interface ExistingIndex { schema: string; name: string; valid: boolean }
+
+/**
+ * Indexes on the table of an unnamed CREATE INDEX that have its exact definition (pg_get_indexdef
+ * minus name and table): the definition is built on an empty temporary copy of the table, in a
+ * transaction that is rolled back. undefined when the probe cannot run (e.g. no TEMP privilege).
+ */
+async function sameDefinition(st: Statement, ctx: RunContext): Promise<ExistingIndex[] | undefined> {
+  const { conn } = ctx;
+  const { table, rest } = splitIndexStatement(st.text);
+  await conn.unsafe('begin');
+  try {
+    await setLocalLockTimeout(ctx);
+    await conn.unsafe(`create temp table boosterz_index_probe (like ${table})`);
+    await conn.unsafe(`create ${st.ast.unique ? 'unique ' : ''}index boosterz_index_probe_idx on pg_temp.boosterz_index_probe ${rest}`);
+    return await conn<ExistingIndex[]>`
+      with want as (
+        select i.indisunique as uniq, substr(d, strpos(d, ' USING ')) as shape
+          from pg_index i, pg_get_indexdef(i.indexrelid) d where i.indexrelid = 'pg_temp.boosterz_index_probe_idx'::regclass
+      )
+      select n.nspname as schema, c.relname as name, i.indisvalid as valid
+        from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+        cross join want w cross join lateral pg_get_indexdef(i.indexrelid) d
+       where i.indrelid = to_regclass(${table}) and i.indisunique = w.uniq and substr(d, strpos(d, ' USING ')) = w.shape
+       order by i.indisvalid desc, c.relname`;
+  } catch (err) {
+    if (isConnectionLoss(err)) throw err;
+    const why = (err as Error).message;
+    ctx.emit({ type: 'warning', message: `cannot compare the unnamed index on ${st.table} with the existing ones (${why}): building it, maybe a duplicate` });
+    return undefined;
+  } finally {
+    await conn.unsafe('rollback').catch(() => undefined);
+  }
+}
+
+/**
+ * Reconciles what an interrupted CREATE INDEX CONCURRENTLY left; false when there is nothing
+ * left to build. A named index: INVALID is dropped and rebuilt, valid is kept. An unnamed one
+ * (PostgreSQL picks a new name each time): an index with the identical definition on the table
+ * counts as this one.
+ */
+async function prepareIndexBuild(st: Statement, r: StatementRef, ctx: RunContext): Promise<boolean> {
+  await refusePartitioned(st, ctx);
+  if (!st.ast.idxname) {
+    const same = await sameDefinition(st, ctx);
+    if (!same?.length) return true;
+    for (const i of same.filter((x) => !x.valid)) {
+      const message = `index ${i.schema}.${i.name} has the definition of the unnamed index on ${st.table} and is INVALID `
+        + '(an interrupted CONCURRENTLY build): dropping it';
+      ctx.emit({ type: 'warning', message });
+      await exec(ctx, r, `drop index concurrently if exists ${qualified(i.schema, i.name)}`);
+    }
+    const valid = same.find((x) => x.valid);
+    if (!valid) return true;
+    const message = `index ${valid.schema}.${valid.name} on ${st.table} already has the definition of the unnamed index at line ${st.line} `
+      + '(built by an interrupted run, or by hand): kept, not built again';
+    ctx.emit({ type: 'warning', message });
+    return false;
+  }
+  const idx = await indexState(ctx.conn, st);
+  if (idx && !idx.valid) {
+    ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} is INVALID (an interrupted CONCURRENTLY build): dropping it and building it again` });
+    await exec(ctx, r, `drop index concurrently if exists ${qualified(idx.schema, idx.name)}`);
+  } else if (idx) {
+    if (!idx.onTable) {
+      throw refusedError(`index ${idx.schema}.${idx.name} already exists on another table than ${st.table}: rename or drop it, then rerun`);
+    }
+    const message = `index ${idx.schema}.${idx.name} already exists on ${st.table} and is valid (built by an interrupted run, or by hand): kept, not rebuilt`;
+    ctx.emit({ type: 'warning', message });
+    return false;
+  }
+  return true;
+}
+
+/** DROP INDEX CONCURRENTLY (without IF EXISTS) of an index that is gone: an interrupted run dropped it but was killed before journaling. */
+async function alreadyDropped(st: Statement, ctx: RunContext): Promise<boolean> {
+  if (st.ast.removeType !== 'OBJECT_INDEX' || st.ast.missing_ok) return false;
+  const items: any[] = st.ast.objects?.[0]?.List?.items ?? [];
+  const name = items.map((i: any) => quoteIdent(String(i?.String?.sval ?? ''))).join('.');
+  if (!name) return false;
+  const [row] = await ctx.conn<{ exists: boolean }[]>`select to_regclass(${name}) is not null as exists`;
+  if (row!.exists) return false; // a valid index, or one left INVALID by an interrupted DROP INDEX CONCURRENTLY: drop it (again)
+  const message = `index ${st.target} does not exist: taking DROP INDEX CONCURRENTLY at line ${st.line} as done `
+    + '(an interrupted run most likely dropped it before it could journal the statement)';
+  ctx.emit({ type: 'warning', message });
+  return true;
+}
+
+/**
+ * An interrupted REINDEX … CONCURRENTLY leaves INVALID `<index>_ccnew[N]` (the new copies) or
+ * `<index>_ccold[N]` (the old ones, after the swap) that PostgreSQL never cleans up, and that a
+ * second REINDEX … CONCURRENTLY skips or duplicates: drop those in the statement's scope.
+ */
+async function dropReindexLeftovers(st: Statement, r: StatementRef, ctx: RunContext): Promise<void> {
+  const a = st.ast;
+  const rel = a.relation ? (a.relation.schemaname ? qualified(a.relation.schemaname, a.relation.relname) : quoteIdent(a.relation.relname)) : null;
+  const kind = String(a.kind ?? '').replace(/^REINDEX_OBJECT_/, '').toLowerCase();
+  if (kind === 'system') return; // system catalogs cannot be reindexed concurrently
+  const rows = await ctx.conn<{ schema: string; name: string; ofIndex: string | null }[]>`
+    with scope as (
+      select c.oid from pg_class c
+       where (${kind} = 'table' and c.oid = to_regclass(${rel}))
+          or (${kind} = 'index' and c.oid = (select indrelid from pg_index where indexrelid = to_regclass(${rel})))
+          or (${kind} = 'schema' and c.relnamespace = to_regnamespace(${quoteIdent(a.name ?? '')}))
+          or (${kind} = 'database')
+    ), with_toast as (
+      select oid from scope union select c.reltoastrelid from pg_class c join scope s on s.oid = c.oid where c.reltoastrelid <> 0
+    )
+    select n.nspname as schema, c.relname as name,
+           case when ${kind} = 'index' then (select relname from pg_class where oid = to_regclass(${rel})) end as "ofIndex"
+      from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+     where not i.indisvalid and c.relname ~ '_cc(new|old)[0-9]*$' and i.indrelid in (select oid from with_toast)
+       and n.nspname not in ('pg_catalog', 'information_schema')
+     order by 1, 2`;
+  for (const x of rows) {
+    // REINDEX INDEX: only the leftovers of that index (its name, maybe truncated, plus the suffix)
+    if (x.ofIndex && !x.ofIndex.startsWith(x.name.replace(/_cc(new|old)[0-9]*$/, ''))) continue;
+    const message = `index ${x.schema}.${x.name} is an INVALID leftover of an interrupted REINDEX CONCURRENTLY: dropping it before reindexing`;
+    ctx.emit({ type: 'warning', message });
+    await exec(ctx, r, `drop index concurrently if exists ${qualified(x.schema, x.name)}`);
+  }
+}
+
 /** A statement that PostgreSQL refuses in a transaction: reconcile what an interrupted run left, then run it. */
 async function runNonTransactional(s: Script, st: Statement, r: StatementRef, ctx: RunContext): Promise<void> {
-  if (st.node === 'IndexStmt') {
-    const idx = await indexState(ctx.conn, st);
-    if (idx && !idx.valid) {
-      ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} is INVALID (an interrupted CONCURRENTLY build): dropping it and building it again` });
-      await exec(ctx, r, `drop index concurrently if exists ${quoteIdent(idx.schema)}.${quoteIdent(idx.name)}`);
-    } else if (idx) {
-      if (!idx.onTable) {
-        throw refusedError(`index ${idx.schema}.${idx.name} already exists on another table than ${st.table}: rename or drop it, then rerun`);
-      }
-      ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} already exists on ${st.table} and is valid (built by an interrupted run, or by hand): kept, not rebuilt` });
-      return;
+  if (isConcurrentBuild(st)) await refuseBuggyConcurrentBuild(s, st, ctx);
+  if (st.node === 'IndexStmt' && !(await prepareIndexBuild(st, r, ctx))) return;
+  if (st.node === 'DropStmt' && st.ast.concurrent && (await alreadyDropped(st, ctx))) return;
+  if (st.node === 'ReindexStmt' && isConcurrently(st)) await dropReindexLeftovers(st, r, ctx);
+  if (needsLockTimeoutOutsideTransaction(st)) {
+    // VACUUM FULL, CLUSTER, REINDEX without CONCURRENTLY…: strong locks that queue the application's
+    // queries, so the same lock_timeout and retries as in a transaction. CONCURRENTLY statements run
+    // without: lock_timeout would also cancel their waits for older transactions (INVALID index).
+    await withLockRetries(ctx, r, () => withSessionLockTimeout(ctx, () => exec(ctx, r, st.text)));
+  } else {
+    await exec(ctx, r, st.text);
+  }
+}
+
+/**
+ * REINDEX TABLE/INDEX and CLUSTER of a partitioned table (or index) are refused in a transaction
+ * block too, which only the catalog can tell: such statements run outside a transaction (with
+ * lock_timeout and retries), and their migration statement by statement.
+ */
+async function withRuntimeClasses(s: Script, ctx: RunContext): Promise<Script> {
+  const maybe = (st: Statement) => st.transactional && (
+    (st.node === 'ReindexStmt' && ['REINDEX_OBJECT_TABLE', 'REINDEX_OBJECT_INDEX'].includes(st.ast.kind)) || (st.node === 'ClusterStmt' && !!st.ast.relation));
+  if (!s.statements.some(maybe)) return s;
+  const low = (rv: any) => String(rv?.relname ?? '').toLowerCase();
+  // partitioned tables and their indexes created earlier in the same script do not exist yet
+  const partitioned = new Set<string>();
+  for (const st of s.statements) {
+    if (st.node === 'CreateStmt' && st.ast.partspec) partitioned.add(low(st.ast.relation));
+    if (st.node === 'IndexStmt' && st.ast.idxname && partitioned.has(low(st.ast.relation))) partitioned.add(String(st.ast.idxname).toLowerCase());
+  }
+  const refused = new Set<number>();
+  for (const st of s.statements.filter(maybe)) {
+    const rv = st.ast.relation;
+    if (partitioned.has(low(rv))) refused.add(st.index);
+    else {
+      const name = rv.schemaname ? qualified(rv.schemaname, rv.relname) : quoteIdent(rv.relname);
+      const [row] = await ctx.conn<{ relkind: string | null }[]>`select (select relkind::text from pg_class where oid = to_regclass(${name})) as relkind`;
+      if (row?.relkind === 'p' || row?.relkind === 'I') refused.add(st.index);
     }
   }
-  await exec(ctx, r, st.text);
+  if (!refused.size) return s;
+  for (const i of refused) {
+    const st = s.statements[i]!;
+    const what = st.node === 'ReindexStmt' && st.ast.kind === 'REINDEX_OBJECT_INDEX' ? 'index' : 'table';
+    const message = `${st.kind.toUpperCase()} ${st.target} at ${s.path}:${st.line} is on a partitioned ${what}: `
+      + `PostgreSQL runs it outside a transaction, so ${s.version} runs statement by statement`;
+    ctx.emit({ type: 'notice', message });
+  }
+  return { ...s, statements: s.statements.map((st) => (refused.has(st.index) ? { ...st, transactional: false } : st)) };
 }
 
 /**
@@ -277,6 +494,7 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
         throw new Interrupted(`during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${completed} completed and journaled${cic})`);
       }
       emit({ type: 'statement:failed', ...r, durationMs: ms, code: isPgError(err) ? err.code : undefined, error: (err as Error).message });
+      if (err instanceof BoosterzError && err.exitCode === ExitCode.refused) throw err; // refused before it ran: the reason is the message
       const state = `${completed} of ${s.statements.length} statements of ${s.version} are done and journaled; fix the cause and rerun to resume at statement ${st.index + 1}`;
       throw failure(s, st, err, state);
     }
@@ -297,8 +515,9 @@ export function quoteIdent(name: string): string {
 }
 
 /** Runs one migration or rollback script; records the outcome in the history. */
-export async function runScript(s: Script, ctx: RunContext): Promise<number> {
+export async function runScript(script: Script, ctx: RunContext): Promise<number> {
   const t0 = performance.now();
+  const s = await withRuntimeClasses(script, ctx);
   const transactional = isTransactional(s);
   ctx.emit({ type: 'migration:start', version: s.version, name: s.name, direction: s.direction, transactional, statements: s.statements.length });
   if (transactional) await runTransactional(s, ctx);

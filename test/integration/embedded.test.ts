@@ -1,8 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dirArgs, fixture, runCli, runCliUntil } from '../helpers/cli.js';
+import { startEmbedded, stopCluster } from '../../src/db/embedded.js';
+import { ROOT, dirArgs, fixture, runCli, runCliUntil } from '../helpers/cli.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
 const basic = dirArgs(fixture('basic'));
@@ -90,4 +93,94 @@ describe('--embedded', () => {
     const st = JSON.parse((await runCli(['status', '--json', '--embedded', dir, ...dirArgs(f)])).stdout);
     expect(st.lines[1]).toMatchObject({ state: 'partial', progress: { done: 1, total: 3 } });
   }, 60_000);
+
+  describe('a stale postmaster.pid naming a pid that now belongs to another process', () => {
+    const children: ChildProcess[] = [];
+    /** A live process that is not this cluster's server: a plain sleep, or one calling itself "postgres". */
+    const impostor = (argv0?: string) => {
+      const c = argv0 ? spawn('bash', ['-c', `exec -a ${argv0} sleep 60`]) : spawn('sleep', ['60']);
+      children.push(c);
+      return c.pid!;
+    };
+    const stalePidFile = (pid: number) => writeFile(join(dir, 'cluster', 'postmaster.pid'), `${pid}\n${join(dir, 'cluster')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`);
+    afterEach(() => {
+      for (const c of children.splice(0)) c.kill('SIGKILL');
+    });
+
+    it('is never signalled: stopping the cluster leaves it alone', async () => {
+      expect((await runCli(['migrate', '--embedded', dir, '--to', '1', ...basic])).code).toBe(0);
+      for (const pid of [impostor(), impostor('postgres')]) {
+        await new Promise((r) => setTimeout(r, 200)); // let bash exec
+        await stalePidFile(pid);
+        await stopCluster(join(dir, 'cluster'));
+        await new Promise((r) => setTimeout(r, 300));
+        expect(alive(pid)).toBe(true);
+      }
+    });
+
+    it('is taken as stale: the run starts its own server, the process lives on', async () => {
+      expect((await runCli(['migrate', '--embedded', dir, '--to', '1', ...basic])).code).toBe(0);
+      const pid = impostor('postgres');
+      await new Promise((r) => setTimeout(r, 200));
+      await stalePidFile(pid);
+      const r = await runCli(['migrate', '--embedded', dir, ...basic]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/embedded PostgreSQL started/);
+      expect(alive(pid)).toBe(true);
+      expect(await serverPid(dir)).toBeUndefined();
+    });
+  });
+
+  it('concurrent runs on a fresh DIR initialise it once, share the server, all succeed, leave nothing running', async () => {
+    const runs = await Promise.all([1, 2, 3].map(() => runCli(['status', '--json', '--embedded', dir, ...basic])));
+    for (const r of runs) expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    expect(runs.filter((r) => /initialising a PostgreSQL cluster/.test(r.stderr))).toHaveLength(1);
+    expect(await serverPid(dir)).toBeUndefined();
+    expect((await runCli(['migrate', '--embedded', dir, ...basic])).code).toBe(0);
+  });
+
+  it('waits while another run holds the DIR lock; breaks the lock of a dead run', async () => {
+    const lock = join(dir, 'boosterz-db.lock');
+    await writeFile(lock, `${process.pid}\n`); // held by a live process: this test
+    const pending = runCli(['status', '--embedded', dir, ...basic]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await rm(lock);
+    const r = await pending;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`waiting for another boosterz-db run \\(pid ${process.pid}\\)`));
+    await writeFile(lock, '999999\n'); // its run was killed
+    expect((await runCli(['status', '--embedded', dir, ...basic])).code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('retries with another port when the picked one is taken before the server listens on it', async () => {
+    const squatter: Server = createServer();
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', () => r()));
+    const taken = (squatter.address() as { port: number }).port;
+    const picks: number[] = [];
+    const lines: string[] = [];
+    const free = () => new Promise<number>((res) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
+    });
+    try {
+      const srv = await startEmbedded({
+        dir, resolveFrom: ROOT, log: (l) => lines.push(l),
+        pickPort: async () => {
+          const p = picks.length ? await free() : taken; // the race, made certain: another process got the first pick
+          picks.push(p);
+          return p;
+        },
+      });
+      expect(picks[0]).toBe(taken);
+      expect(srv.port).not.toBe(taken);
+      expect(lines.join('\n')).toMatch(new RegExp(`port ${taken} was taken`));
+      await srv.stop();
+      expect(await serverPid(dir)).toBeUndefined();
+    } finally {
+      squatter.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -132,5 +133,42 @@ describe('cleanup', () => {
     const r = await cli(['cleanup', '--batch-size', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--batch-size must be an integer ≥ 1/);
+  });
+});
+
+describe('cleanup: the session that holds the lock does the work', () => {
+  afterEach(killStartedClis);
+  it('that session terminated mid-batch: exit 5 at once, naming the lost session; the batch is rolled back; the next run does it', async () => {
+    await db.sql`insert into notifications (id, user_id, type, read_at) values (60, 1, 'like', now() - interval '120 days')`;
+    const blocker = await db.sql.reserve();
+    await blocker`begin`;
+    await blocker`lock table notifications in access exclusive mode`;
+    let early: unknown;
+    let r: Awaited<ReturnType<typeof runCli>>;
+    try {
+      const c = await startCli(['-d', db.url, 'cleanup']);
+      const holder = await waitFor('the cleanup to hold its lock and wait on notifications', async () => {
+        const pid = await lockHolderPid(db.sql, JOB_KEYS.cleanup);
+        return pid && (await lockWaiters(db.sql)).some((w) => w.app === 'boosterz-db/cleanup') ? pid : undefined;
+      });
+      await terminate(db.sql, [holder]);
+      // it must stop without waiting for the blocker to go (give it 10 s before letting it through)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      early = await Promise.race([c.result, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), 10_000)))]);
+      clearTimeout(timer);
+      await blocker`rollback`;
+      r = await c.result;
+    } finally {
+      await blocker`rollback`.catch(() => undefined);
+      blocker.release();
+    }
+    expect(early).toBeDefined();
+    expect(r.code).toBe(5);
+    expect(r.stderr.split('\n')[0]).toMatch(/^error: lost the database session that held the lock of the cleanup \(pid \d+\): cleanup batch 1 failed: /);
+    expect(r.stderr).not.toMatch(/Cannot read properties|unexpected/);
+    expect((await ids()).notifications).toContain(60);
+    expect(await lockHolderPid(db.sql, JOB_KEYS.cleanup)).toBeUndefined();
+    expect((await cli(['cleanup'])).code).toBe(0);
+    expect((await ids()).notifications).not.toContain(60);
   });
 });

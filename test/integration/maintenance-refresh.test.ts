@@ -1,5 +1,6 @@
 import { runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { alterDatabase, JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -212,5 +213,76 @@ describe('refresh-views on a database without the migrations', () => {
     const named = await runCli(['-d', empty.url, 'refresh-views', 'user_stats_optimized']);
     expect(named.code).toBe(2);
     expect(named.stderr.split('\n')[0]).toBe('error: unknown materialized view(s): user_stats_optimized (known: none)');
+  });
+});
+
+describe('refresh-views: the session that holds the lock does the work', () => {
+  afterEach(killStartedClis);
+  let h: TestDatabase;
+  beforeAll(async () => {
+    h = await freshDatabase('refresh_session');
+    expect((await runCli(['-d', h.url, 'migrate'])).code).toBe(0);
+    await h.sql`insert into users (id, username, email) values (1, 'ana', 'ana@example.com')`;
+    expect((await runCli(['-d', h.url, 'refresh-views'])).code).toBe(0);
+  });
+  afterAll(async () => {
+    await h.drop();
+  });
+  const stale = async () => (await h.sql<{ v: string }[]>`select distinct view_name as v from materialized_view_stale_marks order by 1`).map((r) => r.v);
+  /**
+   * Runs refresh-views while `users` is locked; `during` gets the pid of the session holding the refresh lock.
+   * With `early`, the blocker stays up to 10 s more: does the CLI end without it going?
+   */
+  async function refreshBlocked(args: string[], during: (holder: number) => Promise<void>, early = false) {
+    const blocker = await h.sql.reserve();
+    await blocker`begin`;
+    await blocker`lock table users in access exclusive mode`;
+    try {
+      const c = await startCli(['-d', h.url, 'refresh-views', '--lock-timeout', '60s', ...args]);
+      const holder = await waitFor('the refresh to hold its lock and wait on users', async () => {
+        const pid = await lockHolderPid(h.sql, JOB_KEYS.refresh);
+        return pid && (await lockWaiters(h.sql)).some((w) => w.app === 'boosterz-db/refresh-views') ? pid : undefined;
+      });
+      await during(holder);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = early ? await Promise.race([c.result, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000)))]) : undefined;
+      clearTimeout(timer);
+      await blocker`rollback`;
+      return { ended, r: await c.result };
+    } finally {
+      await blocker`rollback`.catch(() => undefined);
+      blocker.release();
+    }
+  }
+
+  it('that session terminated mid-refresh: exit 5 at once, naming the lost session; the views stay stale, the lock is gone', async () => {
+    await h.sql`insert into posts (user_id, content) values (1, 'cut')`;
+    expect(await stale()).toEqual(['user_stats_optimized']);
+    const { ended, r } = await refreshBlocked([], (holder) => terminate(h.sql, [holder]).then(() => undefined), true);
+    expect(ended).toBeDefined(); // it stopped at once, without waiting for the blocker
+    expect(r.code).toBe(5);
+    const lost = /^error: lost the database session that held the lock of the refresh of the materialized views \(pid \d+\): /;
+    expect(r.stderr.split('\n')[0]).toMatch(lost);
+    expect(r.stderr.split('\n')[0]).toMatch(/: refresh of public\.user_stats_optimized failed: /);
+    expect(r.stderr).not.toMatch(/Cannot read properties|unexpected/);
+    expect(await stale()).toEqual(['user_stats_optimized']);
+    expect(await lockHolderPid(h.sql, JOB_KEYS.refresh)).toBeUndefined();
+    expect((await runCli(['-d', h.url, 'refresh-views'])).code).toBe(0);
+    expect(await stale()).toEqual([]);
+  });
+
+  it('idle_session_timeout set on the database does not end the lock session of a refresh that waits longer than it', async () => {
+    await h.sql`insert into posts (user_id, content) values (1, 'slow')`;
+    await alterDatabase(h.sql, h.name, { idle_session_timeout: '500ms' });
+    try {
+      // the refresh waits 1.5 s on the blocker: past the timeout for any idle session it holds
+      const { r } = await refreshBlocked([], () => new Promise((res) => setTimeout(res, 1500)));
+      expect(r.stderr).not.toMatch(/error|Cannot read properties/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/public\.user_stats_optimized\s+│ concurrently/);
+      expect(await stale()).toEqual([]);
+    } finally {
+      await alterDatabase(h.sql, h.name, { idle_session_timeout: null });
+    }
   });
 });

@@ -28,7 +28,7 @@ const CHECKS = [
   'foreign key checklist_cards.base_card_id → checklist_cards(id) present and validated',
   'foreign key cards.checklist_card_id → checklist_cards(id) present and validated',
   'foreign key personal_cards.checklist_card_id → checklist_cards(id) present and validated',
-  'every index of the migrations present and valid',
+  'every index of the migrations present, valid and as the migration defines it',
   'at least 50 indexes added by the migrations',
   'materialized view user_stats_optimized populated',
   'materialized view collection_completion_optimized populated',
@@ -45,7 +45,7 @@ describe('verify', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).map((l) => l.replace(/ — .*$/, ''))).toEqual(CHECKS.map((c) => `✓ ${c}`));
     expect(lines).toContain('✓ migrations applied without error — 7/7');
-    expect(lines).toContain('✓ every index of the migrations present and valid — 59/59 valid');
+    expect(lines).toContain('✓ every index of the migrations present, valid and as the migration defines it — 59/59 valid');
     expect(lines.at(-1)).toBe(`all ${CHECKS.length} checks passed`);
     const { doc } = await verifyJson(db.url);
     expect(doc.ok).toBe(true);
@@ -87,7 +87,7 @@ describe('verify', () => {
       '✗ migrations applied without error — not applied: 7 (failed)',
       '✗ foreign key cards.checklist_card_id → checklist_cards(id) present and validated — NOT VALID: rerun `boosterz-db migrate` to validate it',
       '✗ foreign key personal_cards.checklist_card_id → checklist_cards(id) present and validated — missing',
-      '✗ every index of the migrations present and valid — missing: public.collections_created_at_idx; INVALID: public.users_created_at_idx (rerun `boosterz-db migrate`, or drop and rebuild)',
+      '✗ every index of the migrations present, valid and as the migration defines it — missing: public.collections_created_at_idx; INVALID: public.users_created_at_idx (rerun `boosterz-db migrate`, or drop and rebuild); another definition: public.users_created_at_idx is "CREATE UNIQUE INDEX users_created_at_idx ON public.users USING btree (created_at)", the migration builds "CREATE UNIQUE INDEX users_created_at_idx ON public.users USING btree (created_at DESC)"',
       '✗ materialized view collection_completion_optimized populated — not populated: run `boosterz-db refresh-views --all`',
       '✗ stored functions and monitoring views present — missing: get_user_conversations(), unused_indexes',
       expect.stringMatching(/^✗ get_user_conversations answers — \[42883\] function get_user_conversations\(.*\) does not exist$/),

@@ -35,16 +35,16 @@ describe('orphan rows before the foreign-key migration', () => {
   it('stops with exit 6 and a table of orphans per foreign key; nothing is changed', async () => {
     const dry = await cli(['migrate', '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stderr).toMatch(/cards.checklist_card_id → checklist_cards: 2 orphan row\(s\), e.g. 777, 778/);
+    expect(dry.stderr).toMatch(/public.cards.checklist_card_id → public.checklist_cards: 2 orphan row\(s\), e.g. 777, 778/);
     const r = await cli(['migrate', '--json']);
     expect(r.code).toBe(6);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const err = events.at(-1);
     expect(err.type).toBe('error');
     expect(err.orphans.map((o: { table: string; count: number; samples: string[] }) => [o.table, o.count, o.samples])).toEqual([
-      ['checklist_cards', 1, ['999']],
-      ['cards', 2, ['777', '778']],
-      ['personal_cards', 1, ['555']],
+      ['public.checklist_cards', 1, ['999']],
+      ['public.cards', 2, ['777', '778']],
+      ['public.personal_cards', 1, ['555']],
     ]);
     expect(r.stderr.split('\n')[0]).toMatch(/^error: 4 row\(s\) point at rows that do not exist/);
     expect(await fkValues()).toEqual(before);
@@ -55,14 +55,14 @@ describe('orphan rows before the foreign-key migration', () => {
   it('--orphans=detach saves every orphan in the audit table, sets it to NULL, validates the keys; rollback restores them', async () => {
     const r = await cli(['migrate', '--to', '2', '--orphans', 'detach']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/detached 2 orphan value\(s\) of cards.checklist_card_id/);
+    expect(r.stderr).toMatch(/detached 2 orphan value\(s\) of public.cards.checklist_card_id/);
     const audit = await db.sql<{ table_name: string; row_id: string; column_name: string; old_value: string }[]>`
       select table_name, row_id, column_name, old_value from boosterz_db.orphan_audit order by 1, 2`;
     expect(audit).toEqual([
-      { table_name: 'cards', row_id: '2', column_name: 'checklist_card_id', old_value: '777' },
-      { table_name: 'cards', row_id: '3', column_name: 'checklist_card_id', old_value: '778' },
-      { table_name: 'checklist_cards', row_id: '3', column_name: 'base_card_id', old_value: '999' },
-      { table_name: 'personal_cards', row_id: '2', column_name: 'checklist_card_id', old_value: '555' },
+      { table_name: 'public.cards', row_id: '2', column_name: 'checklist_card_id', old_value: '777' },
+      { table_name: 'public.cards', row_id: '3', column_name: 'checklist_card_id', old_value: '778' },
+      { table_name: 'public.checklist_cards', row_id: '3', column_name: 'base_card_id', old_value: '999' },
+      { table_name: 'public.personal_cards', row_id: '2', column_name: 'checklist_card_id', old_value: '555' },
     ]);
     const after = await fkValues();
     expect(after.filter((x) => x.v === null).map((x) => `${x.t}:${x.id}`).sort()).toEqual(['cards:2', 'cards:3', 'cards:4', 'checklist_cards:1', 'checklist_cards:3', 'personal_cards:2']);
@@ -74,5 +74,19 @@ describe('orphan rows before the foreign-key migration', () => {
     expect(await fkValues()).toEqual(before);
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.orphan_audit`;
     expect(n).toBe(0);
+  });
+
+  it('rollback restores an orphan value only where the column is still NULL: a row the app fixed since keeps its fix and its audit row', async () => {
+    expect((await cli(['migrate', '--to', '2', '--orphans', 'detach'])).code).toBe(0);
+    // after the migration the user re-identifies card 2 (it was detached from 777) as checklist card 1
+    await db.sql`update cards set checklist_card_id = 1 where id = 2`;
+    const r = await cli(['rollback', '--to', '1', '--yes']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/orphan values restored: 3; left alone \(changed since the migration, audit rows kept in boosterz_db.orphan_audit\): 1/);
+    const now = await fkValues();
+    expect(now.find((x) => x.t === 'cards' && x.id === '2')!.v).toBe('1');
+    expect(now.filter((x) => !(x.t === 'cards' && x.id === '2'))).toEqual(before.filter((x) => !(x.t === 'cards' && x.id === '2')));
+    const kept = await db.sql<{ row_id: string; old_value: string }[]>`select row_id, old_value from boosterz_db.orphan_audit`;
+    expect(kept).toEqual([{ row_id: '2', old_value: '777' }]);
   });
 });

@@ -1,4 +1,4 @@
-import { describeTarget, maskUrl, resolveTarget, scrub } from '../../src/db/connection.js';
+import { createClient, describeTarget, maskUrl, resolveTarget, scrub } from '../../src/db/connection.js';
 import { addSecret, scrubText } from '../../src/cli/output.js';
 
 describe('connection target', () => {
@@ -24,5 +24,11 @@ describe('connection target', () => {
     expect(scrub('for s3cr@t!', { url: 'postgres://u:s3cr%40t!@h/d' })).toBe('for ****');
     addSecret('Tr0ub4dor&3');
     expect(scrubText('auth Tr0ub4dor&3 / Tr0ub4dor%263')).toBe('auth **** / ****');
+  });
+
+  it('refuses an unknown sslmode (URL or PGSSLMODE) with a usage error before connecting', () => {
+    expect(() => createClient({ url: 'postgres://u@h/db?sslmode=on' }, { command: 't' })).toThrow(/unknown sslmode "on"/);
+    expect(() => createClient({ host: 'h', sslmode: 'true' }, { command: 't' })).toThrow(/unknown sslmode "true"/);
+    expect(() => createClient({ url: 'postgres://u@h/db?sslmode=allow' }, { command: 't' })).not.toThrow();
   });
 });

@@ -1,4 +1,7 @@
-import { loadParser, splitSql, leadingComment } from '../../src/core/statements.js';
+import {
+  isConcurrentBuild, isConcurrently, leadingComment, loadParser, needsLockTimeoutOutsideTransaction, splitIndexStatement, splitSql,
+} from '../../src/core/statements.js';
+import { STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
 import { BoosterzError } from '../../src/core/errors.js';
 
 beforeAll(() => loadParser());
@@ -61,28 +64,46 @@ INSERT INTO t VALUES ('a;b');`;
 
 describe('classify', () => {
   const one = (sql: string) => splitSql(sql)[0]!;
-  it.each([
-    ['CREATE INDEX CONCURRENTLY i ON cards (user_id)', 'create index concurrently', false, 'i', 'cards'],
-    ['CREATE UNIQUE INDEX i ON public.cards (id)', 'create unique index', true, 'public.i', 'public.cards'],
-    ['DROP INDEX CONCURRENTLY IF EXISTS i', 'drop index concurrently', false, 'i', undefined],
-    ['REINDEX INDEX CONCURRENTLY i', 'reindex concurrently', false, 'i', 'i'],
-    ['REINDEX TABLE cards', 'reindex', true, 'cards', 'cards'],
-    ['VACUUM (ANALYZE) cards', 'vacuum', false, 'cards', 'cards'],
-    ['ANALYZE cards', 'analyze', true, 'cards', 'cards'],
-    ['ALTER TABLE cards ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES x (id) NOT VALID', 'alter table add foreign key', true, 'cards', 'cards'],
-    ['ALTER TABLE cards VALIDATE CONSTRAINT fk', 'alter table validate constraint', true, 'cards', 'cards'],
-    ['CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a', 'create materialized view', true, 'mv', undefined],
-    ['REFRESH MATERIALIZED VIEW CONCURRENTLY mv', 'refresh materialized view concurrently', true, 'mv', undefined],
-    ['CREATE TRIGGER t AFTER INSERT ON cards FOR EACH STATEMENT EXECUTE FUNCTION f()', 'create trigger', true, 't', 'cards'],
-    ['DROP TABLE cards', 'drop table', true, 'cards', 'cards'],
-    ['DROP FUNCTION f(bigint)', 'drop function', true, 'f', undefined],
-    ['SET lock_timeout = 1000', 'set', true, 'lock_timeout', undefined],
-    ['SET LOCAL lock_timeout = 1000', 'set local', true, 'lock_timeout', undefined],
-  ])('%s', (sql, kind, transactional, target, table) => {
+  // the same cases are checked against a real server in test/integration/statement-classes.test.ts
+  it.each(STATEMENT_CASES.map((c) => withDb(c, 'boosterz')).map((c) => [c.sql, c] as const))('%s', (sql, c) => {
     const st = one(sql);
-    expect(st.kind).toBe(kind);
-    expect(st.transactional).toBe(transactional);
-    expect(st.target).toBe(target);
-    expect(st.table).toBe(table);
+    expect({ kind: st.kind, transactional: st.transactional, target: st.target, table: st.table })
+      .toEqual({ kind: c.kind, transactional: c.transactional, target: c.target, table: c.table });
+  });
+
+  it.each([
+    ['VACUUM FULL cards', true],
+    ['CLUSTER', true],
+    ['REINDEX SCHEMA public', true],
+    ['ALTER DATABASE d SET TABLESPACE pg_default', true],
+    ['VACUUM cards', false],
+    ['CREATE INDEX CONCURRENTLY i ON cards (a)', false],
+    ['REINDEX SCHEMA CONCURRENTLY public', false],
+    ['DROP INDEX CONCURRENTLY i', false],
+    ['ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY', false],
+    ['REINDEX TABLE cards', false], // transactional: its transaction's SET LOCAL lock_timeout applies
+  ])('%s gets a session lock_timeout outside a transaction: %s', (sql, yes) => {
+    expect(needsLockTimeoutOutsideTransaction(one(sql))).toBe(yes);
+  });
+
+  it.each([
+    ['CREATE INDEX CONCURRENTLY i ON cards (a)', true, true],
+    ['REINDEX TABLE CONCURRENTLY cards', true, true],
+    ['DROP INDEX CONCURRENTLY i', true, false],
+    ['ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY', true, false],
+    ['CREATE INDEX i ON cards (a)', false, false],
+  ])('%s: concurrently %s, concurrent build %s', (sql, concurrently, build) => {
+    expect([isConcurrently(one(sql)), isConcurrentBuild(one(sql))]).toEqual([concurrently, build]);
+  });
+});
+
+describe('splitIndexStatement', () => {
+  it.each([
+    ['CREATE INDEX CONCURRENTLY ON cards (user_id)', 'cards', '(user_id)'],
+    ['-- note\nCREATE UNIQUE INDEX CONCURRENTLY ON ONLY "My Schema"."Cards" USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > \'é\'',
+      '"My Schema"."Cards"', "USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > 'é'"],
+    ['CREATE INDEX ON public.cards(a)', 'public.cards', '(a)'],
+  ])('%s', (sql, table, rest) => {
+    expect(splitIndexStatement(sql)).toEqual({ table, rest });
   });
 });

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { cleanup } from '../../core/maintenance/cleanup.js';
+import type { Sql } from '../../db/connection.js';
 import { LockKey, withJobLock } from '../../db/lock.js';
+import { withSession } from '../../db/session.js';
 import { connect } from '../context.js';
 import { durationArg, intArg, type RunCommand } from '../main.js';
 import { formatMs } from '../output.js';
@@ -15,12 +17,14 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'cleanup');
-        const work = () => cleanup(sql, {
+        const work = (db: Sql) => cleanup(db, {
           dryRun: o.dryRun, batchSize: o.batchSize, maxRuntimeMs: o.maxRuntime, signal: ctx.signal,
           onBatch: (b) => ctx.out.verbose(`batch ${b.batch}: ${Object.entries(b.deleted).map(([t, n]) => `${t} ${n}`).join(', ')}`),
         });
-        // a dry run only counts; a real run takes the daemon's cleanup lock
-        const r = o.dryRun ? await work() : await withJobLock(sql, LockKey.cleanupJob, 'cleanup', work);
+        // a dry run only counts; a real run takes the daemon's cleanup lock and runs on the session holding it
+        const r = o.dryRun
+          ? await withSession(sql, {}, (s) => work(s.sql))
+          : await withJobLock(sql, LockKey.cleanupJob, 'cleanup', (s) => work(s.sql));
         if (ctx.out.json) return void ctx.out.jsonLine(r);
         ctx.out.result(table(['table', o.dryRun ? 'rows to delete' : 'rows deleted'], Object.entries(r.tables).map(([t, n]) => [t, n])));
         const total = Object.values(r.tables).reduce((a, b) => a + b, 0);

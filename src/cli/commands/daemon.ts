@@ -27,6 +27,7 @@ function line(e: DaemonEvent): string {
     case 'job:failed': return `${who}FAILED${e.durationMs !== undefined ? ` after ${formatMs(e.durationMs)}` : ''}: ${e.error} (tried again next tick)`;
     case 'job:cancelled': return `${who}cancelled at shutdown after ${formatMs(e.durationMs ?? 0)}`;
     case 'job:skipped': return `${who}skipped: ${e.reason}`;
+    case 'job:abandoned': return `${who}run(s) ${e.runs!.join(', ')} ${e.reason}`;
     case 'notify': return `views marked stale: ${e.view}`;
     case 'db:down': return `database unreachable: ${e.error}`;
     case 'db:up': return 'database reachable';

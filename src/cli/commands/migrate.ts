@@ -41,9 +41,9 @@ export function register(cmd: Command, run: RunCommand): void {
           lockWaitMs: opts.lockWait, lockTimeoutMs: opts.lockTimeout, lockRetries: opts.lockRetries, blockerWarnMs: opts.blockerWarn, maxTransactionAgeMs: opts.maxTransactionAge,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
-          ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, slowest: progress.topSlowest(), ...(r.dryRun ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans } : {}), totalMs: r.totalMs });
+          ctx.out.jsonLine({ type: 'summary', runId: progress.runId, ok: true, dryRun: r.dryRun, versions: r.versions, migrations: r.migrations, slowest: progress.topSlowest(), ...(r.dryRun ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans, writers: r.writers } : {}), totalMs: r.totalMs });
         } else if (r.dryRun) {
-          progress.preflight(r.sessions, r.orphans);
+          progress.preflight(r.sessions, r.orphans, r.writers);
           ctx.out.result(renderPlan(r.plan, (l) => {
             const t = l.table ? r.tables?.[l.table] : undefined;
             return t ? [formatBytes(t.bytes), t.rows.toLocaleString('en-US')] : ['', ''];

@@ -17,7 +17,8 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((views: string[], o: { all?: boolean; concurrently: boolean; lockTimeout: number; statementTimeout: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'refresh-views');
-        const r = await withJobLock(sql, LockKey.refreshJob, 'refresh of the materialized views', () => refreshViews(sql, {
+        // every statement on the session that holds the lock: if it ends, the refresh stops with it
+        const r = await withJobLock(sql, LockKey.refreshJob, 'refresh of the materialized views', (s) => refreshViews(s.sql, {
           views, all: o.all, concurrently: o.concurrently, lockTimeoutMs: o.lockTimeout, statementTimeoutMs: o.statementTimeout, signal: ctx.signal,
           onWarning: (m) => ctx.out.warn(m),
           onView: (v) => ctx.out.info(`refreshed ${v.view} (${v.mode}) in ${formatMs(v.durationMs)}${v.rows === null ? '' : `: ${v.rows} rows`}`),

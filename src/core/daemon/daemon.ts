@@ -1,15 +1,17 @@
 import { hostname } from 'node:os';
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { Sql } from '../../db/connection.js';
-import { withReserved } from '../../db/connection.js';
 import { LockKey, tryLock, unlock } from '../../db/lock.js';
+import { openSession, type Session } from '../../db/session.js';
+import { isConnectionLoss } from '../errors.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
-import { claimRun, ensureJobTables, finishRun, forgetSchedules, pruneRuns, recordSchedules, type JobName } from './runs.js';
+import { claimRun, closeAbandonedRuns, ensureJobTables, finishRun, forgetSchedules, pruneRuns, recordSchedules, type JobName, type JobRun } from './runs.js';
 
 /** One line of the daemon's log: what happened to which job. */
 export interface DaemonEvent {
-  event: 'daemon:start' | 'daemon:stop' | 'job:start' | 'job:done' | 'job:failed' | 'job:skipped' | 'job:cancelled' | 'notify' | 'db:down' | 'db:up' | 'listen';
+  event: 'daemon:start' | 'daemon:stop' | 'job:start' | 'job:done' | 'job:failed' | 'job:skipped' | 'job:cancelled' | 'job:abandoned'
+    | 'notify' | 'db:down' | 'db:up' | 'listen';
   job?: JobName;
   trigger?: 'schedule' | 'notify';
   tick?: string;
@@ -19,6 +21,8 @@ export interface DaemonEvent {
   durationMs?: number;
   error?: string;
   view?: string;
+  /** job:abandoned: the job_runs ids closed as failed. */
+  runs?: number[];
   schedules?: { job: JobName; cron: string; timezone: string }[];
 }
 
@@ -50,11 +54,19 @@ export interface JobStats {
 const CHANNEL = 'boosterz_views_stale';
 const KEYS: Record<JobName, number> = { refresh: LockKey.refreshJob, cleanup: LockKey.cleanupJob };
 
+type Outcome = Exclude<JobRun['outcome'], 'running'>;
+
 /**
  * Runs refresh and cleanup on cron schedules. A tick that finds the same job still running
  * here is skipped; across daemons, a session advisory lock plus a (job, tick) claim in
  * boosterz_db.job_runs make each tick run once. A freshness NOTIFY triggers a refresh after a
  * debounce. Job errors are logged and retried next tick; they never stop the daemon.
+ *
+ * Every session it holds is its own (session.ts), with the tool's session settings: one for
+ * the daemon's bookkeeping, one for LISTEN, and one per running job, which takes the job's
+ * lock and runs all of the job's statements, so the lock cannot vanish while the work goes
+ * on. Any of them may end (terminated, restart): a job then fails and is recorded as such,
+ * LISTEN and bookkeeping reconnect, and the next tick runs.
  */
 export class Daemon {
   readonly host = hostname();
@@ -66,7 +78,12 @@ export class Daemon {
   private debounce?: NodeJS.Timeout;
   private refreshAgain = false;
   private heartbeat?: NodeJS.Timeout;
-  private unlisten?: () => Promise<void>;
+  private listener?: Session;
+  private listened = false;
+  private relisten?: NodeJS.Timeout;
+  private control?: Promise<Session>;
+  /** Outcomes that could not be written when the run ended (database away): written at the next chance. */
+  private unrecorded = new Map<number, { outcome: Outcome; rows: number | null; error: string | null }>();
   private stopping = false;
 
   constructor(private readonly sql: Sql, private readonly o: DaemonOptions) {}
@@ -80,6 +97,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.ping();
+    if (this.dbUp) await this.sweepAbandoned();
     for (const s of this.schedules) {
       this.tasks.push(schedule(s.cron, (ctx) => void this.run(s.job, 'schedule', ctx.date), { timezone: s.timezone, name: `boosterz-${s.job}` }));
     }
@@ -88,11 +106,28 @@ export class Daemon {
     void this.listen();
   }
 
-  /** Checks the database, (re)creates the daemon's tables and records this daemon's schedules. */
+  /** The bookkeeping session, (re)opened when it has ended. */
+  private async db(): Promise<Sql> {
+    const p = this.control;
+    const s = p && (await p.catch(() => undefined));
+    if (s && !s.lost.aborted) return s.sql;
+    if (this.control === p) {
+      // nobody replaced it while we looked: open the next one (a failed opening is retried next call)
+      const opening = openSession(this.sql, { name: 'bookkeeping' });
+      opening.catch(() => undefined);
+      this.control = opening;
+      if (s) void s.close();
+    }
+    return (await this.control!).sql;
+  }
+
+  /** Checks the database, (re)creates the daemon's tables, records this daemon's schedules and any outcome not yet written. */
   private async ping(): Promise<void> {
     try {
-      await ensureJobTables(this.sql);
-      await recordSchedules(this.sql, this.host, this.pid, this.schedules);
+      const db = await this.db();
+      await ensureJobTables(db);
+      await recordSchedules(db, this.host, this.pid, this.schedules);
+      await this.flushUnrecorded(db);
       if (!this.dbUp) this.o.onEvent({ event: 'db:up' });
       this.dbUp = true;
     } catch (err) {
@@ -101,21 +136,93 @@ export class Daemon {
     }
   }
 
-  /** LISTEN for the freshness triggers; postgres.js re-listens after a reconnect. Retries with backoff until it works. */
-  private async listen(attempt = 0): Promise<void> {
-    if (this.stopping) return;
+  /** At start: closes the runs a dead daemon left `running` (each job whose lock is free). */
+  private async sweepAbandoned(): Promise<void> {
     try {
-      const sub = await this.sql.listen(CHANNEL, (view) => this.onNotify(view), () => this.o.onEvent({ event: 'listen', reason: `listening on ${CHANNEL}` }));
-      this.unlisten = sub.unlisten;
+      const db = await this.db();
+      for (const job of ['refresh', 'cleanup'] as const) {
+        if (!(await tryLock(db, KEYS[job]))) continue; // running elsewhere: its tick will do it
+        try {
+          this.reportAbandoned(job, await closeAbandonedRuns(db, job));
+        } finally {
+          await unlock(db, KEYS[job]);
+        }
+      }
     } catch (err) {
-      const delay = Math.min(60_000, 1000 * 2 ** attempt);
-      this.o.onEvent({ event: 'db:down', error: `LISTEN failed: ${(err as Error).message}; retry in ${Math.round(delay / 1000)}s` });
-      setTimeout(() => void this.listen(attempt + 1), delay).unref();
+      this.o.onEvent({ event: 'db:down', error: `could not check for abandoned runs: ${(err as Error).message}` });
     }
+  }
+
+  private reportAbandoned(job: JobName, ids: number[]): void {
+    if (ids.length) this.o.onEvent({ event: 'job:abandoned', job, runs: ids, reason: 'left running by a daemon whose session is gone: recorded as failed' });
+  }
+
+  /** Writes the outcomes kept for later; stops at a lost connection (kept for the next chance), drops one the database refuses. */
+  private async flushUnrecorded(db: Sql): Promise<void> {
+    for (const [id, r] of [...this.unrecorded]) {
+      try {
+        await finishRun(db, id, r.outcome, r.rows, r.error);
+      } catch (err) {
+        if (isConnectionLoss(err)) return;
+      }
+      this.unrecorded.delete(id);
+    }
+  }
+
+  /** Writes a run's outcome: on the job's session, else the bookkeeping one, else later (next ping or tick). */
+  private async record(session: Session, id: number, outcome: Outcome, rows: number | null, error: string | null): Promise<void> {
+    if (!session.lost.aborted) {
+      try {
+        return await finishRun(session.sql, id, outcome, rows, error);
+      } catch {
+        // the job's session went away: try the other one
+      }
+    }
+    try {
+      await finishRun(await this.db(), id, outcome, rows, error);
+    } catch {
+      this.unrecorded.set(id, { outcome, rows, error });
+    }
+  }
+
+  /** LISTEN for the freshness triggers on a session of its own; when it ends, listens again (with backoff while the server is away). */
+  private async listen(attempt = 0): Promise<void> {
+    this.relisten = undefined;
+    if (this.stopping) return;
+    let s: Session | undefined;
+    try {
+      s = await openSession(this.sql, { name: 'listen', onNotify: (channel, view) => channel === CHANNEL && this.onNotify(view) });
+      await s.sql.unsafe(`listen ${CHANNEL}`);
+    } catch (err) {
+      await s?.close();
+      if (this.stopping) return;
+      const delay = Math.min(30_000, 500 * 2 ** attempt);
+      this.o.onEvent({ event: 'db:down', error: `LISTEN failed: ${(err as Error).message}; retry in ${(delay / 1000).toFixed(1)}s` });
+      this.relisten = setTimeout(() => void this.listen(attempt + 1), delay);
+      return;
+    }
+    if (this.stopping) return void (await s.close());
+    this.listener = s;
+    const session = s;
+    session.lost.addEventListener('abort', () => {
+      if (this.listener === session) this.listener = undefined;
+      if (this.stopping) return;
+      this.o.onEvent({ event: 'db:down', error: `the LISTEN session (pid ${session.pid}) ended; listening again` });
+      this.relisten = setTimeout(() => void this.listen(), 0);
+    }, { once: true });
+    this.o.onEvent({ event: 'listen', reason: `listening on ${CHANNEL}` });
+    // notifications sent while no session listened are lost: catch up with one refresh
+    if (this.listened) this.scheduleRefresh();
+    this.listened = true;
   }
 
   private onNotify(view: string): void {
     this.o.onEvent({ event: 'notify', view });
+    this.scheduleRefresh();
+  }
+
+  /** One refresh after the debounce (or after the running one). */
+  private scheduleRefresh(): void {
     if (this.debounce || this.stopping) return;
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
@@ -137,42 +244,50 @@ export class Daemon {
     let finish!: () => void;
     this.running.set(job, { abort, done: new Promise<void>((r) => (finish = r)) });
     const t0 = performance.now();
+    let session: Session | undefined;
+    let locked = false;
     try {
-      await withReserved(this.sql, async (conn) => {
-        if (!(await tryLock(conn, KEYS[job]))) {
-          this.count(job, 'skipped');
-          return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'running elsewhere' });
-        }
-        try {
-          const id = await claimRun(conn, { job, tick, trigger, host: this.host, pid: this.pid });
-          if (id === undefined) {
-            this.count(job, 'skipped');
-            return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'this tick already ran elsewhere' });
-          }
-          this.o.onEvent({ ...base, event: 'job:start' });
-          try {
-            const rows = await this.work(job, abort.signal);
-            const durationMs = performance.now() - t0;
-            const outcome = abort.signal.aborted ? 'cancelled' : 'ok';
-            await finishRun(conn, id, outcome, rows, null);
-            this.count(job, outcome, durationMs);
-            this.o.onEvent({ ...base, event: outcome === 'ok' ? 'job:done' : 'job:cancelled', outcome, rows, durationMs });
-          } catch (err) {
-            const durationMs = performance.now() - t0;
-            const outcome = abort.signal.aborted ? 'cancelled' : 'failed';
-            await finishRun(conn, id, outcome, null, (err as Error).message).catch(() => undefined);
-            this.count(job, outcome, durationMs);
-            this.o.onEvent({ ...base, event: outcome === 'failed' ? 'job:failed' : 'job:cancelled', outcome, durationMs, error: (err as Error).message });
-          }
-        } finally {
-          await unlock(conn, KEYS[job]).catch(() => undefined);
-        }
-      });
+      // the job's own session: it takes the lock and runs every statement of the job
+      session = await openSession(this.sql, { name: `${job}-job` });
+      const db = session.sql;
+      if (!(await tryLock(db, KEYS[job]))) {
+        this.count(job, 'skipped');
+        return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'running elsewhere' });
+      }
+      locked = true;
+      await this.flushUnrecorded(db);
+      this.reportAbandoned(job, await closeAbandonedRuns(db, job));
+      const id = await claimRun(db, { job, tick, trigger, host: this.host, pid: this.pid });
+      if (id === undefined) {
+        this.count(job, 'skipped');
+        return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'this tick already ran elsewhere' });
+      }
+      this.o.onEvent({ ...base, event: 'job:start' });
+      try {
+        const rows = await this.work(job, db, abort.signal);
+        const durationMs = performance.now() - t0;
+        const outcome = abort.signal.aborted ? 'cancelled' : 'ok';
+        await this.record(session, id, outcome, rows, null);
+        this.count(job, outcome, durationMs);
+        this.o.onEvent({ ...base, event: outcome === 'ok' ? 'job:done' : 'job:cancelled', outcome, rows, durationMs });
+      } catch (err) {
+        const durationMs = performance.now() - t0;
+        const lost = session.lost.aborted || isConnectionLoss(err);
+        const outcome = abort.signal.aborted && !lost ? 'cancelled' : 'failed';
+        const error = lost ? lostSession(session, err) : (err as Error).message;
+        await this.record(session, id, outcome, null, error);
+        this.count(job, outcome, durationMs);
+        this.o.onEvent({ ...base, event: outcome === 'failed' ? 'job:failed' : 'job:cancelled', outcome, durationMs, error });
+      }
     } catch (err) {
-      // could not even reach the database: logged, tried again next tick
+      // could not reach the database, or the session ended before the work began: logged, tried again next tick
       this.count(job, 'failed', performance.now() - t0);
-      this.o.onEvent({ ...base, event: 'job:failed', outcome: 'failed', error: (err as Error).message });
+      this.o.onEvent({ ...base, event: 'job:failed', outcome: 'failed', error: session?.lost.aborted ? lostSession(session, err) : (err as Error).message });
     } finally {
+      if (session) {
+        if (locked && !session.lost.aborted) await unlock(session.sql, KEYS[job]).catch(() => undefined);
+        await session.close();
+      }
       this.running.delete(job);
       finish();
       if (job === 'refresh' && this.refreshAgain && !this.stopping) {
@@ -182,13 +297,14 @@ export class Daemon {
     }
   }
 
-  private async work(job: JobName, signal: AbortSignal): Promise<number> {
+  /** The job's statements, all on its session `db`. */
+  private async work(job: JobName, db: Sql, signal: AbortSignal): Promise<number> {
     if (job === 'refresh') {
-      const r = await refreshViews(this.sql, { signal });
+      const r = await refreshViews(db, { signal });
       return r.refreshed.length;
     }
-    const r = await cleanup(this.sql, { signal, batchSize: this.o.cleanupBatchSize, maxRuntimeMs: this.o.cleanupMaxRuntimeMs });
-    await pruneRuns(this.sql, this.o.historyDays);
+    const r = await cleanup(db, { signal, batchSize: this.o.cleanupBatchSize, maxRuntimeMs: this.o.cleanupMaxRuntimeMs });
+    await pruneRuns(db, this.o.historyDays);
     return Object.values(r.tables).reduce((a, b) => a + b, 0);
   }
 
@@ -209,6 +325,7 @@ export class Daemon {
     for (const t of this.tasks) await t.stop();
     for (const t of this.tasks) await t.destroy();
     clearTimeout(this.debounce);
+    clearTimeout(this.relisten);
     clearInterval(this.heartbeat);
     const pending = [...this.running.values()];
     if (pending.length) {
@@ -218,8 +335,20 @@ export class Daemon {
         await Promise.all(pending.map((p) => p.done));
       }
     }
-    await this.unlisten?.().catch(() => undefined);
-    await forgetSchedules(this.sql, this.host, this.pid).catch(() => undefined);
+    await this.listener?.close();
+    try {
+      const db = await this.db();
+      await this.flushUnrecorded(db);
+      await forgetSchedules(db, this.host, this.pid);
+    } catch {
+      // the database is away: the schedules age out, abandoned runs are closed by the next daemon
+    }
+    await (await this.control?.catch(() => undefined))?.close();
     this.o.onEvent({ event: 'daemon:stop' });
   }
+}
+
+/** What a run that lost its session records: the session's end, then what the job saw. */
+function lostSession(s: Session, err: unknown): string {
+  return `lost the database session of the job (pid ${s.pid}), and with it the job's lock: ${(err as Error)?.message ?? String(err)}`;
 }

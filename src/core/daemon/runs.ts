@@ -64,6 +64,22 @@ export async function claimRun(db: Db, r: { job: JobName; tick: Date | null; tri
   return rows[0]?.id;
 }
 
+/**
+ * Closes the runs of `job` still marked running although no session runs them any more: a
+ * daemon killed mid-run, or one whose session ended and that could not record it. Only
+ * correct while holding the job's advisory lock: a live run always holds it, so with the
+ * lock in hand every `running` row of the job is an orphan. Returns their ids.
+ */
+export async function closeAbandonedRuns(db: Db, job: JobName): Promise<number[]> {
+  const rows = await db<{ id: number }[]>`
+    update boosterz_db.job_runs
+       set outcome = 'failed', finished_at = now(),
+           error = 'abandoned: the session that ran it ended (daemon killed, connection lost or server restart) before it could record an outcome'
+     where job = ${job} and outcome = 'running'
+ returning id::int as id`;
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
 export async function finishRun(db: Db, id: number, outcome: JobRun['outcome'], rows: number | null, error: string | null): Promise<void> {
   await db`update boosterz_db.job_runs set finished_at = now(), outcome = ${outcome}, rows_affected = ${rows}, error = ${error} where id = ${id}`;
 }

@@ -1,5 +1,5 @@
-import type { Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode, refusedError, sqlState } from '../errors.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState } from '../errors.js';
 
 export interface CleanupOptions {
   dryRun?: boolean;
@@ -25,7 +25,7 @@ export interface CleanupResult {
 export const POLICY_TABLES = ['notifications', 'sessions', 'activity_log'] as const;
 
 /** Checks, before anything runs, that the function exists and the role may do what it does. */
-async function preflight(sql: Sql, dryRun: boolean): Promise<void> {
+async function preflight(sql: Sql | ReservedSql, dryRun: boolean): Promise<void> {
   const [fn] = await sql<{ ok: boolean; exec: boolean; user: string }[]>`
     select p is not null as ok, current_user as user, p is not null and has_function_privilege(p, 'EXECUTE') as exec
       from to_regprocedure('cleanup_old_data(integer,integer,interval,interval,interval,boolean)') as f(p)`;
@@ -50,14 +50,18 @@ async function preflight(sql: Sql, dryRun: boolean): Promise<void> {
  * Applies the retention policy of cleanup_old_data() (see migrations/README.md) in short
  * transactions: each round is one call deleting at most one primary-key batch per table,
  * committed on its own, so no lock is held long. Dry run: counts only, deletes nothing.
+ * Give it one session (the one holding the cleanup lock, see withJobLock): every statement
+ * runs there, so if that session ends the cleanup stops with it.
  */
-export async function cleanup(sql: Sql, o: CleanupOptions = {}): Promise<CleanupResult> {
+export async function cleanup(sql: Sql | ReservedSql, o: CleanupOptions = {}): Promise<CleanupResult> {
   await preflight(sql, !!o.dryRun);
   const t0 = performance.now();
   const batchSize = o.batchSize ?? 5000;
   const tables: Record<string, number> = Object.fromEntries(POLICY_TABLES.map((t) => [t, 0]));
   const failed = (what: string, err: unknown, details: string[]) =>
-    new BoosterzError(`${what} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, details);
+    new BoosterzError(`${what} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, details, {
+      lostConnection: isConnectionLoss(err),
+    });
   if (o.dryRun) {
     try {
       const rows = await sql<{ table_name: string; rows_deleted: string }[]>`select table_name, rows_deleted::text from cleanup_old_data(p_dry_run => true)`;

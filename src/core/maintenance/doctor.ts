@@ -119,6 +119,38 @@ async function privilegeLines(sql: Sql, major: number, add: Add): Promise<void> 
   if (!pr.read_settings) add('privileges: settings', 'advice', 'not in pg_read_all_settings: shared_preload_libraries cannot be read (GRANT pg_read_all_settings TO ' + pr.user + ')');
 }
 
+/**
+ * The roles that write to the app's tables (from the tables' ACLs), and whether the migrated
+ * objects still let each do what it did: writes that fire the freshness trigger (which runs
+ * as its owner when SECURITY DEFINER), reads of the materialized views through get_user_stats().
+ */
+async function applicationRoleLines(sql: Sql, add: (topic: string, verdict: Verdict, message: string) => void): Promise<void> {
+  const rows = await sql<{ role: string; writes: string[]; definer: boolean | null; marks: boolean | null; views: boolean | null; readsSources: boolean }[]>`
+    with writers as (
+      select distinct case when a.grantee = 0 then 'public' else r.rolname::text end as role, c.relname::text as tab
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
+       cross join lateral aclexplode(c.relacl) a
+        left join pg_roles r on r.oid = a.grantee
+       where c.relkind in ('r', 'p') and a.privilege_type in ('INSERT', 'UPDATE', 'DELETE') and a.grantee <> c.relowner and (a.grantee = 0 or not r.rolsuper)
+    ), fn as (select p.prosecdef from pg_proc p where p.oid = to_regprocedure('public.mark_materialized_views_stale()'))
+    select w.role, array_agg(w.tab order by w.tab) as writes,
+           (select prosecdef from fn) as definer,
+           case when to_regclass('public.materialized_view_stale_marks') is null then null
+                else has_table_privilege(w.role, 'public.materialized_view_stale_marks', 'SELECT, INSERT, UPDATE') end as marks,
+           case when to_regclass('public.user_stats_optimized') is null then null
+                else has_table_privilege(w.role, 'public.user_stats_optimized', 'SELECT') end as views,
+           bool_and(has_table_privilege(w.role, ('public.' || quote_ident(w.tab))::regclass, 'SELECT')) as "readsSources"
+      from writers w group by w.role order by w.role`;
+  for (const r of rows) {
+    const problems: string[] = [];
+    if (r.definer === false && r.marks === false) problems.push('its writes fire mark_materialized_views_stale() with its own rights but it cannot write materialized_view_stale_marks');
+    if (r.views === false && r.readsSources) problems.push('it reads the tables user_stats_optimized is computed from but not the view (get_user_stats() fails for it): rerun the GRANT of 0004');
+    const what = `${r.role} writes ${r.writes.length} table(s) (${r.writes.slice(0, 4).join(', ')}${r.writes.length > 4 ? ', …' : ''})`;
+    const fine = [r.definer ? 'the freshness trigger runs as its owner' : '', r.views ? 'reads the materialized views' : ''].filter(Boolean).join(', ');
+    add(`privileges: role ${r.role}`, problems.length ? 'problem' : 'ok', problems.length ? `${what}: ${problems.join('; ')}` : `${what}${fine ? `; ${fine}` : ''}`);
+  }
+}
+
 export interface DoctorOptions {
   /** Server RAM in bytes, to scale memory advice; undefined: use the guide's absolute values. */
   serverMemory?: number;
@@ -139,6 +171,7 @@ export async function doctor(sql: Sql, o: DoctorOptions = {}): Promise<DoctorLin
 
   await extensionLines(sql, add);
   await privilegeLines(sql, major, add);
+  await applicationRoleLines(sql, add);
 
   const settings = new Map((await sql<{ name: string; setting: string; unit: string | null }[]>`
     select name, setting, unit from pg_settings where name in ('shared_buffers', 'effective_cache_size', 'work_mem', 'checkpoint_completion_target', 'log_min_duration_statement', 'max_connections')`).map((s) => [s.name, s]));

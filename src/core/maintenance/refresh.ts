@@ -1,6 +1,8 @@
-import type { Sql } from '../../db/connection.js';
-import { withReserved } from '../../db/connection.js';
-import { BoosterzError, ExitCode, refusedError, sqlState, usageError } from '../errors.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState, usageError } from '../errors.js';
+
+/** One database session (a reserved connection or a one-connection client): the job's, holding its lock. */
+type Db = Sql | ReservedSql;
 
 export interface MatView {
   schema: string;
@@ -50,7 +52,7 @@ interface Marks {
   user: string;
 }
 
-async function marksTable(sql: Sql): Promise<Marks> {
+async function marksTable(sql: Db): Promise<Marks> {
   const [m] = await sql<Marks[]>`
     select to_regclass(${MARKS}) is not null as exists, current_user as user,
            coalesce(has_table_privilege(to_regclass(${MARKS}), 'SELECT') and has_table_privilege(to_regclass(${MARKS}), 'DELETE'), false) as usable`;
@@ -58,7 +60,7 @@ async function marksTable(sql: Sql): Promise<Marks> {
 }
 
 /** Materialized views of the application schemas, with what REFRESH CONCURRENTLY needs and their stale marks. */
-export async function listMatViews(sql: Sql, marks?: Marks): Promise<MatView[]> {
+export async function listMatViews(sql: Db, marks?: Marks): Promise<MatView[]> {
   marks ??= await marksTable(sql);
   const stale = new Set(marks.exists && marks.usable ? (await sql<{ v: string }[]>`select distinct view_name as v from ${sql(MARKS)}`).map((r) => r.v) : []);
   const [ver] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
@@ -91,15 +93,17 @@ function pick(all: MatView[], o: RefreshOptions): MatView[] {
  * Refreshes the stale materialized views (all with `all`, or the named ones), each in its
  * own short transaction: clears its stale marks, refreshes CONCURRENTLY when the view is
  * populated and has a usable unique index (else plainly, with a warning), counts its rows.
+ * Every statement runs on `conn`, one session (the one holding the job's lock, see
+ * withJobLock): if it ends, the refresh stops at once.
  */
-export async function refreshViews(sql: Sql, o: RefreshOptions = {}): Promise<{ refreshed: ViewRefresh[]; views: MatView[] }> {
-  const marks = await marksTable(sql);
+export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ refreshed: ViewRefresh[]; views: MatView[] }> {
+  const marks = await marksTable(conn);
   if (marks.exists && !marks.usable) {
     throw refusedError(`${marks.user} may not read and clear the stale marks in ${MARKS}: nothing was refreshed`, [
       `GRANT SELECT, DELETE ON ${MARKS} TO ${marks.user}, or run as the owner of the materialized views`,
     ]);
   }
-  const all = await listMatViews(sql, marks);
+  const all = await listMatViews(conn, marks);
   const chosen = pick(all, o);
   const denied = chosen.filter((v) => !v.canRefresh);
   if (denied.length) {
@@ -108,46 +112,47 @@ export async function refreshViews(sql: Sql, o: RefreshOptions = {}): Promise<{ 
     ]);
   }
   const refreshed: ViewRefresh[] = [];
-  await withReserved(sql, async (conn) => {
-    for (const v of chosen) {
-      if (o.signal?.aborted) break;
-      let mode: ViewRefresh['mode'] = 'concurrently';
-      let reason: string | undefined;
-      if (o.concurrently === false) { mode = 'plain'; reason = '--no-concurrently'; }
-      else if (!v.populated) { mode = 'plain'; reason = 'not populated yet (first fill): a plain refresh locks the view for readers'; }
-      else if (!v.uniqueIndex) { mode = 'plain'; reason = 'no usable unique index for CONCURRENTLY: a plain refresh locks the view for readers'; }
-      if (reason && o.concurrently !== false) o.onWarning?.(`${v.schema}.${v.name}: ${reason}`);
-      const t0 = performance.now();
-      // READ COMMITTED: the refresh must see every writer that committed while the DELETE of
-      // the marks waited for it (see migrations/README.md, 0005)
-      await conn.unsafe('begin isolation level read committed');
+  for (const v of chosen) {
+    if (o.signal?.aborted) break;
+    let mode: ViewRefresh['mode'] = 'concurrently';
+    let reason: string | undefined;
+    if (o.concurrently === false) { mode = 'plain'; reason = '--no-concurrently'; }
+    else if (!v.populated) { mode = 'plain'; reason = 'not populated yet (first fill): a plain refresh locks the view for readers'; }
+    else if (!v.uniqueIndex) { mode = 'plain'; reason = 'no usable unique index for CONCURRENTLY: a plain refresh locks the view for readers'; }
+    if (reason && o.concurrently !== false) o.onWarning?.(`${v.schema}.${v.name}: ${reason}`);
+    const t0 = performance.now();
+    // READ COMMITTED: the refresh must see every writer that committed while the DELETE of
+    // the marks waited for it (see migrations/README.md, 0005)
+    await conn.unsafe('begin isolation level read committed');
+    try {
+      await conn`select set_config('lock_timeout', ${`${o.lockTimeoutMs ?? 5000}ms`}, true),
+                        set_config('statement_timeout', ${`${o.statementTimeoutMs ?? 0}ms`}, true)`;
+      if (marks.exists) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
+      const q = mode === 'concurrently'
+        ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
+        : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
+      const cancel = () => void q.cancel();
+      o.signal?.addEventListener('abort', cancel, { once: true });
       try {
-        await conn`select set_config('lock_timeout', ${`${o.lockTimeoutMs ?? 5000}ms`}, true), set_config('statement_timeout', ${`${o.statementTimeoutMs ?? 0}ms`}, true)`;
-        if (marks.exists) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
-        const q = mode === 'concurrently'
-          ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
-          : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
-        const cancel = () => void q.cancel();
-        o.signal?.addEventListener('abort', cancel, { once: true });
-        try {
-          await q;
-        } finally {
-          o.signal?.removeEventListener('abort', cancel);
-        }
-        const durationMs = performance.now() - t0;
-        const [c] = v.canSelect ? await conn<{ n: string }[]>`select count(*)::text as n from ${conn(v.schema)}.${conn(v.name)}` : [];
-        await conn.unsafe('commit');
-        const r: ViewRefresh = { view: `${v.schema}.${v.name}`, mode, reason, wasStale: v.stale, durationMs, rows: c ? Number(c.n) : null };
-        refreshed.push(r);
-        o.onView?.(r);
-      } catch (err) {
-        await conn.unsafe('rollback').catch(() => undefined);
-        if (o.signal?.aborted) throw new BoosterzError(`interrupted while refreshing ${v.schema}.${v.name}: it keeps its previous contents and stays marked stale`, ExitCode.interrupted);
-        throw new BoosterzError(`refresh of ${v.schema}.${v.name} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, [
-          sqlState(err) === '55P03' ? 'a lock was busy: retry later or raise --lock-timeout' : 'the view keeps its previous contents and stays marked stale',
-        ]);
+        await q;
+      } finally {
+        o.signal?.removeEventListener('abort', cancel);
       }
+      const durationMs = performance.now() - t0;
+      const [c] = v.canSelect ? await conn<{ n: string }[]>`select count(*)::text as n from ${conn(v.schema)}.${conn(v.name)}` : [];
+      await conn.unsafe('commit');
+      const r: ViewRefresh = { view: `${v.schema}.${v.name}`, mode, reason, wasStale: v.stale, durationMs, rows: c ? Number(c.n) : null };
+      refreshed.push(r);
+      o.onView?.(r);
+    } catch (err) {
+      const lost = isConnectionLoss(err);
+      if (!lost) await conn.unsafe('rollback').catch(() => undefined);
+      const view = `${v.schema}.${v.name}`;
+      if (o.signal?.aborted) throw new BoosterzError(`interrupted while refreshing ${view}: it keeps its previous contents and stays marked stale`, ExitCode.interrupted);
+      throw new BoosterzError(`refresh of ${view} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, [
+        sqlState(err) === '55P03' ? 'a lock was busy: retry later or raise --lock-timeout' : 'the view keeps its previous contents and stays marked stale',
+      ], { lostConnection: lost });
     }
-  });
+  }
   return { refreshed, views: all };
 }

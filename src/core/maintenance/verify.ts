@@ -1,11 +1,12 @@
 import type { Sql } from '../../db/connection.js';
-import { withReserved } from '../../db/connection.js';
+import { withReserved } from '../../db/session.js';
 import { snapshot } from '../catalog.js';
 import { loadExpected } from '../expected.js';
 import { loadMigrations } from '../files.js';
 import { historyExists, readHistory, type HistoryRow } from '../history.js';
 import { sqlState } from '../errors.js';
-import { loadParser, splitSql } from '../statements.js';
+import { loadParser, splitSql, type Statement } from '../statements.js';
+import { compareIndexes } from '../indexdef.js';
 
 export interface VerifyCheck {
   name: string;
@@ -56,9 +57,14 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
   // every index the migration files create (applied or not: a missing migration is a missing index)
   await loadParser();
   const net = new Set<string>();
+  const builds = new Map<string, Statement>();
   for (const f of files) {
     for (const st of splitSql(f.sql, f.path)) {
-      if (st.node === 'IndexStmt' && st.ast.idxname) net.add(`index ${st.ast.relation?.schemaname ?? 'public'}.${st.ast.idxname}`);
+      if (st.node === 'IndexStmt' && st.ast.idxname) {
+        const key = `index ${st.ast.relation?.schemaname ?? 'public'}.${st.ast.idxname}`;
+        net.add(key);
+        builds.set(key, st);
+      }
       if (st.node === 'DropStmt' && st.ast.removeType === 'OBJECT_INDEX') {
         for (const o of st.ast.objects ?? []) {
           const names = (o.List?.items ?? []).map((i: { String?: { sval?: string } }) => i.String?.sval);
@@ -70,11 +76,18 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
   const wanted = [...net];
   const missing = wanted.filter((k) => !snap.has(k));
   const invalid = wanted.filter((k) => snap.get(k)?.endsWith('[INVALID]')).map((k) => k.slice(6));
-  add('every index of the migrations present and valid', !missing.length && !invalid.length,
-    missing.length || invalid.length ? [missing.length ? `missing: ${missing.map((k) => k.slice(6)).join(', ')}` : '', invalid.length ? `INVALID: ${invalid.join(', ')} (rerun \`boosterz-db migrate\`, or drop and rebuild)` : ''].filter(Boolean).join('; ') : `${wanted.length}/${wanted.length} valid`);
+  // the same name is not the same index: compare what PostgreSQL renders for both
+  const present = wanted.filter((k) => snap.has(k)).map((k) => builds.get(k)!);
+  const differs = (await withReserved(sql, (conn) => compareIndexes(conn, present))).filter((c) => !c.same).map((c) => `${c.schema}.${c.name} is "${c.actual}", the migration builds "${c.expected}"`);
+  add('every index of the migrations present, valid and as the migration defines it', !missing.length && !invalid.length && !differs.length,
+    missing.length || invalid.length || differs.length ? [
+      missing.length ? `missing: ${missing.map((k) => k.slice(6)).join(', ')}` : '',
+      invalid.length ? `INVALID: ${invalid.join(', ')} (rerun \`boosterz-db migrate\`, or drop and rebuild)` : '',
+      differs.length ? `another definition: ${differs.join('; ')}` : '',
+    ].filter(Boolean).join('; ') : `${wanted.length}/${wanted.length} valid`);
 
   if (expected?.minAddedIndexes) {
-    const valid = wanted.length - missing.length - invalid.length;
+    const valid = wanted.length - missing.length - invalid.length - differs.length;
     add(`at least ${expected.minAddedIndexes} indexes added by the migrations`, valid >= expected.minAddedIndexes, `${valid} present and valid`);
   }
   for (const v of expected?.materializedViews ?? []) {
