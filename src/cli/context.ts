@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { createClient, describeTarget, openClient, onDatabase, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
-import { sqlState } from '../core/errors.js';
+import { sqlState } from '../errors.js';
 import { startEmbedded } from '../db/embedded.js';
 import { addSecret, Output, type GlobalFlags } from './output.js';
 
@@ -14,6 +14,9 @@ export interface CommandContext {
   /** Registers cleanup that runs before exit, whatever happens. */
   onCleanup(fn: () => Promise<void>): void;
 }
+
+/** Runs a command's body with its context; the entry point turns the result or the error into the exit code. */
+export type RunCommand = (fn: (ctx: CommandContext) => Promise<number | void>) => Promise<void>;
 
 export function migrationDirs(ctx: CommandContext) {
   return {

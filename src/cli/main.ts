@@ -1,8 +1,8 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
-import type { CommandContext } from './context.js';
+import { BoosterzError, ExitCode, isConnectionLoss } from '../errors.js';
+import type { CommandContext, RunCommand } from './context.js';
 import { guardStdio, isStdioError, Output, writeStd, type GlobalFlags } from './output.js';
 
 export interface MainOptions {
@@ -10,7 +10,6 @@ export interface MainOptions {
 }
 
 type Loader = () => Promise<{ register(cmd: Command, run: RunCommand): void }>;
-export type RunCommand = (fn: (ctx: CommandContext) => Promise<number | void>) => Promise<void>;
 
 /** Commands, loaded only when used so that --help stays instant. */
 const COMMANDS: Record<string, { summary: string; load: Loader }> = {
@@ -30,31 +29,6 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   lint: { summary: 'static safety checks of migration files (parser-based)', load: () => import('./commands/lint.js') },
   baseline: { summary: 'mark an existing database as being at version V without running anything', load: () => import('./commands/baseline.js') },
 };
-
-export function intArg(name: string, min = 0) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return Number(v);
-  };
-}
-
-export function numberArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
-    return n;
-  };
-}
-
-/** `2s`, `500ms`, `5m`, or a plain number of seconds → milliseconds. */
-export function durationArg(name: string) {
-  return (v: string): number => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h)?$/.exec(v.trim());
-    if (!m) throw new InvalidArgumentError(`${name} must be a duration like 2s, 500ms, 5m or a number of seconds`);
-    const unit = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
-    return Number(m[1]) * unit;
-  };
-}
 
 function program(): Command {
   return new Command('boosterz-db')
@@ -152,4 +126,3 @@ function report(err: unknown, out: Output): number {
   return ExitCode.checkFailed;
 }
 
-export { Option };

@@ -1,11 +1,11 @@
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import { randomUUID } from 'node:crypto';
-import type { EngineEvent, StatementRef } from '../core/events.js';
+import type { EngineEvent } from '../core/events.js';
 import { describeBlocker } from '../core/monitor.js';
-import type { OrphanCount, SessionInfo } from '../core/preflight.js';
 import { describeOrphans } from '../core/preflight.js';
-import { describeWriter, type WriterRole } from '../core/privileges.js';
+import { describeWriter } from '../core/privileges.js';
+import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/types.js';
 import { formatMs, type Output } from './output.js';
 
 const label = (e: StatementRef) => `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/connection.js';
 import { withMigrationLock, type EngineOptions } from './engine.js';
-import { refusedError, usageError } from './errors.js';
+import { refusedError, usageError } from '../errors.js';
 import { ensureHistory, readHistory, setState } from './history.js';
 
 export interface BaselineResult {

@@ -1,3 +1,5 @@
+import type { Blocker, Direction, OrphanCount, SessionInfo, StatementRef, WriterRole } from './types.js';
+
 /** What the engine reports while it works; the CLI renders these as spinners, lines or NDJSON. */
 export type EngineEvent =
   | { type: 'run:start'; command: 'migrate' | 'rollback'; versions: number[]; statements: number; database: string }
@@ -14,25 +16,5 @@ export type EngineEvent =
   | { type: 'orphans:detached'; table: string; column: string; rows: number }
   | { type: 'notice'; message: string }
   | { type: 'warning'; message: string };
-
-import type { Blocker } from './monitor.js';
-import type { OrphanCount, SessionInfo } from './preflight.js';
-import type { WriterRole } from './privileges.js';
-
-export type Direction = 'up' | 'down';
-
-export interface StatementRef {
-  /** Position in the whole run (1-based) and run size. */
-  n: number;
-  total: number;
-  version: number;
-  /** 0-based index in the file. */
-  index: number;
-  line: number;
-  kind: string;
-  target?: string;
-  table?: string;
-  transactional: boolean;
-}
 
 export type Emit = (e: EngineEvent) => void;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { usageError } from './errors.js';
+import { usageError } from '../errors.js';
 
 /** A versioned migration file and its rollback script. */
 export interface MigrationFile {

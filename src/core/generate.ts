@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../db/connection.js';
 import { withReserved } from '../db/session.js';
-import { BoosterzError, ExitCode, refusedError, usageError } from './errors.js';
+import { BoosterzError, ExitCode, refusedError, usageError } from '../errors.js';
 
 /** The tables the generator fills, parents first. */
 export const GENERATED_TABLES = [

@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../db/connection.js';
-import { refusedError } from './errors.js';
+import { refusedError } from '../errors.js';
 
 /** Schema that holds the tool's own bookkeeping; never part of the app's catalog. */
 export const HISTORY_SCHEMA = 'boosterz_db';

@@ -1,7 +1,8 @@
 import { scanSync } from 'libpg-query';
 import type { ReservedSql } from '../db/connection.js';
-import { refusedError, sqlState } from './errors.js';
-import { loadParser, type Statement } from './statements.js';
+import { refusedError, sqlState } from '../errors.js';
+import { loadParser } from './statements.js';
+import type { Statement } from './types.js';
 
 /** An index a migration creates, found under the same name in the database. */
 export interface IndexComparison {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { loadParser, splitSql, stripLeadingComments, type Statement } from './statements.js';
+import { loadParser, splitSql, stripLeadingComments } from './statements.js';
+import type { Statement } from './types.js';
 
 /** One finding: rule id and name, message, where. */
 export interface LintFinding {

@@ -1,15 +1,16 @@
 import type { Sql } from '../db/connection.js';
 import { withMigrationLock, type EngineOptions } from './engine.js';
-import { refusedError } from './errors.js';
+import { refusedError } from '../errors.js';
 import { loadMigrations, type MigrationFile } from './files.js';
 import { ensureHistory, historyExists, readHistory, userTableCount } from './history.js';
 import { formatFinding, lintMigrations } from './lint.js';
 import { ProgressMonitor } from './monitor.js';
 import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
-import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans, type OrphanCount, type SessionInfo } from './preflight.js';
-import { runScript, type LockPolicy, type Script } from './runner.js';
+import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans } from './preflight.js';
+import { runScript, type LockPolicy } from './runner.js';
 import { compareIndexes, refuseIndexConflicts } from './indexdef.js';
-import { writerRoles, type WriterRole } from './privileges.js';
+import { writerRoles } from './privileges.js';
+import type { OrphanCount, Script, SessionInfo, WriterRole } from './types.js';
 import { withReserved } from '../db/session.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {

@@ -1,14 +1,6 @@
 import type { Sql } from '../db/connection.js';
-import type { Emit, StatementRef } from './events.js';
-
-/** A session that our statement waits for. */
-export interface Blocker {
-  pid: number;
-  application_name: string;
-  state: string | null;
-  xactAgeMs: number | null;
-  query: string;
-}
+import type { Emit } from './events.js';
+import type { Blocker, StatementRef } from './types.js';
 
 /** What the monitor knows about the statement that is running now. */
 export interface Running {

@@ -1,10 +1,9 @@
-import { usageError, refusedError } from './errors.js';
+import { usageError, refusedError } from '../errors.js';
 import type { MigrationFile } from './files.js';
 import type { HistoryRow } from './history.js';
-import type { Script } from './runner.js';
 import { isTransactional } from './runner.js';
 import { loadParser, splitSql } from './statements.js';
-import type { Direction, StatementRef } from './events.js';
+import type { Direction, Script, StatementRef } from './types.js';
 
 /** Parses a migration (up) or its rollback script (down) into a runnable script. */
 export async function toScript(f: MigrationFile, direction: Direction): Promise<Script> {

@@ -1,19 +1,10 @@
 import type { ReservedSql, Sql } from '../db/connection.js';
-import { refusedError, type BoosterzError } from './errors.js';
-import { quoteIdent, type Script } from './runner.js';
+import { refusedError, type BoosterzError } from '../errors.js';
+import { quoteIdent } from '../db/sql.js';
 import { isConcurrentBuild } from './statements.js';
+import type { OrphanCount, Script, SessionInfo } from './types.js';
 
 type Db = Sql | ReservedSql;
-
-/** A session that can block the run: an old or idle-in-transaction transaction. */
-export interface SessionInfo {
-  pid: number;
-  application_name: string;
-  usename: string | null;
-  state: string | null;
-  xactAgeMs: number;
-  query: string;
-}
 
 /** Transactions open for more than a minute, or idle in transaction, in this database. */
 export async function blockingSessions(db: Db, ownPids: number[]): Promise<SessionInfo[]> {
@@ -35,16 +26,6 @@ export interface ForeignKeyAdd {
   refTable: string;
   refColumns: string[];
   notValid: boolean;
-}
-
-export interface OrphanCount {
-  constraint?: string;
-  table: string;
-  columns: string[];
-  refTable: string;
-  count: number;
-  /** Up to 5 orphan values (the referencing column's values). */
-  samples: string[];
 }
 
 const rel = (rv: any): string => (rv?.schemaname ? `${rv.schemaname}.${rv.relname}` : rv?.relname);

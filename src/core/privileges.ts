@@ -1,17 +1,7 @@
 import type { ReservedSql, Sql } from '../db/connection.js';
-import type { Script } from './runner.js';
-import type { Statement } from './statements.js';
+import type { Script, Statement, WriterRole } from './types.js';
 
 type Db = Sql | ReservedSql;
-
-/** A role (or PUBLIC) that writes to tables a pending migration touches, and what the run means for it. */
-export interface WriterRole {
-  role: string;
-  /** table → INSERT / UPDATE / DELETE it holds there. */
-  writes: Record<string, string[]>;
-  /** What the run changes for this role, one line each. */
-  effects: string[];
-}
 
 const qualified = (rv: any): string | undefined => (rv?.relname ? `${rv.schemaname ?? 'public'}.${rv.relname}` : undefined);
 

@@ -5,7 +5,7 @@ import { readHistory } from './history.js';
 import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './plan.js';
 import { ProgressMonitor } from './monitor.js';
 import { runScript, type LockPolicy } from './runner.js';
-import { refusedError } from './errors.js';
+import { refusedError } from '../errors.js';
 
 export interface RollbackOptions extends EngineOptions, LockPolicy {
   /** Roll back every migration above this version. */

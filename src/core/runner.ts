@@ -1,22 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ReservedSql } from '../db/connection.js';
-import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sqlState } from './errors.js';
-import type { Direction, Emit, StatementRef } from './events.js';
+import { quoteIdent } from '../db/sql.js';
+import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sqlState } from '../errors.js';
+import type { Emit } from './events.js';
 import { clearJournal, deleteHistory, journal, recordStatement, setState } from './history.js';
 import type { ProgressMonitor } from './monitor.js';
 import { concurrentBuildRefusal, detachOrphans, foreignKeysAdded, type ForeignKeyAdd } from './preflight.js';
-import { isConcurrentBuild, isConcurrently, needsLockTimeoutOutsideTransaction, splitIndexStatement, type Statement } from './statements.js';
-
-/** One script to run: a migration (up) or its rollback script (down). */
-export interface Script {
-  version: number;
-  name: string;
-  /** Checksum of the migration file (recorded in the history). */
-  checksum: string;
-  direction: Direction;
-  path: string;
-  statements: Statement[];
-}
+import { isConcurrentBuild, isConcurrently, needsLockTimeoutOutsideTransaction, splitIndexStatement } from './statements.js';
+import type { Script, Statement, StatementRef } from './types.js';
 
 /** How statements that take strong locks behave (see README "Lock discipline"). */
 export interface LockPolicy {
@@ -46,7 +37,6 @@ const needsOwnTransaction = (st: Statement) =>
 
 /** The script runs as one transaction: every statement can, and none must commit on its own. */
 export const isTransactional = (s: Script) => s.statements.every((st) => st.transactional && !needsOwnTransaction(st));
-
 
 export const statementChecksum = (st: Statement) => createHash('sha256').update(st.text).digest('hex').slice(0, 16);
 
@@ -507,11 +497,6 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   } else {
     await deleteHistory(conn, s.version);
   }
-}
-
-/** PostgreSQL identifier quoting, for names read from the catalog or a parse tree. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** Runs one migration or rollback script; records the outcome in the history. */

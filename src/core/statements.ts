@@ -1,27 +1,6 @@
 import { loadModule, parseSync, scanSync } from 'libpg-query';
-import { usageError } from './errors.js';
-
-/** One statement of a migration file, as the PostgreSQL parser sees it. */
-export interface Statement {
-  /** 0-based position in the file. */
-  index: number;
-  /** The statement text, leading comments included, without the trailing `;`. */
-  text: string;
-  /** 1-based line of the statement's first token in the file. */
-  line: number;
-  /** Parse-tree node name, e.g. `IndexStmt`. */
-  node: string;
-  /** The parse tree of the statement. */
-  ast: Record<string, any>;
-  /** Short human label: `create index concurrently`, `alter table validate constraint`… */
-  kind: string;
-  /** false for statements PostgreSQL refuses inside a transaction block. */
-  transactional: boolean;
-  /** The object acted on (table, index, view, function), schema-qualified when written so. */
-  target?: string;
-  /** The table whose lock or data the statement touches, when there is one. */
-  table?: string;
-}
+import { usageError } from '../errors.js';
+import type { Statement } from './types.js';
 
 let loaded: Promise<void> | undefined;
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../db/connection.js';
-import { usageError } from './errors.js';
+import { usageError } from '../errors.js';
 
 export type WorkloadName = 'collection' | 'feed' | 'user_stats' | 'conversations';
 /** plain: the app's query on the baseline schema; optimized: the stored function after the migration. */

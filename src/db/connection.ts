@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { BoosterzError, ExitCode, isPgError } from '../core/errors.js';
+import { BoosterzError, ExitCode, isPgError } from '../errors.js';
 import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;

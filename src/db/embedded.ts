@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { basename, dirname, join, parse, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { BoosterzError, ExitCode } from '../core/errors.js';
+import { BoosterzError, ExitCode } from '../errors.js';
 
 const run = promisify(execFile);
 

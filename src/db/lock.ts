@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from './connection.js';
-import { BoosterzError, ExitCode, isConnectionLoss } from '../core/errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss } from '../errors.js';
 import { openSession, type Session } from './session.js';
 
 /** First key of every advisory lock the tool takes ('Boos' in ASCII). */

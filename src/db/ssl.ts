@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { checkServerIdentity, connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls';
-import { BoosterzError, ExitCode } from '../core/errors.js';
+import { BoosterzError, ExitCode } from '../errors.js';
 
 /**
  * libpq's sslmode values (https://www.postgresql.org/docs/current/libpq-ssl.html), done on our

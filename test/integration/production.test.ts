@@ -4,7 +4,7 @@ import { diffSnapshots, formatDiff, snapshot } from '../../src/core/catalog.js';
 import { loadMigrations } from '../../src/core/files.js';
 import type { Sql } from '../../src/db/connection.js';
 import { generateData } from '../helpers/data.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runCliUntil } from '../helpers/cli.js';
 import { tempFixture } from '../helpers/fixtures.js';
 import { addDecoys, HOSTILE, productionDatabase, type ProductionDatabase } from '../helpers/roles.js';
 
@@ -105,6 +105,17 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
       topic: `privileges: role ${db.app.name}`, verdict: 'ok',
       message: expect.stringMatching(/writes 15 table\(s\) .*; the freshness trigger runs as its owner, reads the materialized views$/),
     });
+    // maintenance as the owner, under the same settings; the app's writes mark the views stale again
+    const refresh = await asOwner(db, ['refresh-views', '--all']);
+    expect({ code: refresh.code, err: refresh.code ? refresh.stderr : '' }).toEqual({ code: 0, err: '' });
+    const cleanup = await asOwner(db, ['cleanup']);
+    expect({ code: cleanup.code, err: cleanup.code ? cleanup.stderr : '' }).toEqual({ code: 0, err: '' });
+    await exercise(app, 7);
+    const d = await runCliUntil(['-d', db.owner.url, 'daemon', '--json', '--refresh-cron', '*/1 * * * * *', '--cleanup-cron', '0 0 1 1 *'],
+      /"job":"refresh"[^\n]*"event":"job:done"/, { timeoutMs: 60_000 });
+    process.kill(d.pid, 'SIGTERM');
+    const dr = await d.result;
+    expect({ code: dr.code, failed: dr.stdout.split('\n').filter((l) => /job:failed|"outcome":"failed"/.test(l)) }).toEqual({ code: 0, failed: [] });
     const v = await asOwner(db, ['verify']);
     expect(v.stdout).toMatch(/✓ every index of the migrations present, valid and as the migration defines it/);
     const back = await asOwner(db, ['rollback', '--to', '1', '--yes']);

@@ -1,6 +1,7 @@
 import type postgres from 'postgres';
 import { ensureHistory } from '../../src/core/history.js';
-import { runScript, type Script } from '../../src/core/runner.js';
+import { runScript } from '../../src/core/runner.js';
+import type { Script } from '../../src/core/types.js';
 import { loadParser, splitSql } from '../../src/core/statements.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import { dirArgs, runCli, runCliUntil } from '../helpers/cli.js';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BoosterzError } from '../../src/core/errors.js';
+import { BoosterzError } from '../../src/errors.js';
 import { withJobLock } from '../../src/db/lock.js';
 import { openSession } from '../../src/db/session.js';
 import { ROOT } from '../helpers/cli.js';
@@ -72,7 +72,7 @@ describe('openSession', () => {
     const r = await node(`${PRELUDE}
       const { createClient } = await import('./dist/db/connection.js');
       const { openSession } = await import('./dist/db/session.js');
-      const { isConnectionLoss } = await import('./dist/core/errors.js');
+      const { isConnectionLoss } = await import('./dist/errors.js');
       const pool = createClient({ url }, { command: 'test' });
       const s = await openSession(pool, { name: 'job' });
       s.lost.addEventListener('abort', () => console.log('lost: ' + s.lost.reason.message));

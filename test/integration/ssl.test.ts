@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BoosterzError } from '../../src/core/errors.js';
+import { BoosterzError } from '../../src/errors.js';
 import { createClient, type ConnectionTarget } from '../../src/db/connection.js';
 import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.js';
 import { forgetSslDecisions } from '../../src/db/ssl.js';

@@ -1,6 +1,6 @@
-import { BoosterzError } from '../../src/core/errors.js';
+import { BoosterzError } from '../../src/errors.js';
 import { concurrentBuildRefusal, hasConcurrentBuildBug, refuseConcurrentBuildBug } from '../../src/core/preflight.js';
-import type { Script } from '../../src/core/runner.js';
+import type { Script } from '../../src/core/types.js';
 import { loadParser, splitSql } from '../../src/core/statements.js';
 
 /** PostgreSQL 14.0–14.3 can build corrupt indexes concurrently (fixed in 14.4): such builds are refused with exit 6. */

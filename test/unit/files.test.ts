@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksum, loadMigrations } from '../../src/core/files.js';
-import { ExitCode } from '../../src/core/errors.js';
+import { ExitCode } from '../../src/errors.js';
 
 async function dirs(files: Record<string, string>, rollbacks: Record<string, string> = files) {
   const root = await mkdtemp(join(tmpdir(), 'bz-files-'));

@@ -2,7 +2,7 @@ import { checkDrift, pendingDown, pendingUp, planLines, toScript } from '../../s
 import type { MigrationFile } from '../../src/core/files.js';
 import type { HistoryRow } from '../../src/core/history.js';
 import { renderPlan } from '../../src/cli/render.js';
-import { ExitCode } from '../../src/core/errors.js';
+import { ExitCode } from '../../src/errors.js';
 
 const file = (version: number, sql = 'select 1', rollbackSql = 'select 1'): MigrationFile => ({
   version, name: `m${version}`, fileName: `000${version}_m${version}.sql`, path: `/m/000${version}_m${version}.sql`, rollbackPath: `/r/000${version}_m${version}.sql`, checksum: `c${version}`, sql, rollbackSql,

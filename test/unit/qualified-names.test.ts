@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadParser, splitSql, type Statement } from '../../src/core/statements.js';
+import { loadParser, splitSql } from '../../src/core/statements.js';
+import type { Statement } from '../../src/core/types.js';
 
 // The shipped files must not depend on the session's search_path: psql -f under
 // `"$user", public` with a schema named after the role must create exactly what migrate does.

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity } from 'node:tls';
-import { BoosterzError } from '../../src/core/errors.js';
+import { BoosterzError } from '../../src/errors.js';
 import { errorCode, parseSslMode, splitSslParams, sslClientOptions, sslPlan, SSL_MODES } from '../../src/db/ssl.js';
 
 const noHome = join(tmpdir(), 'bz-no-home-here');

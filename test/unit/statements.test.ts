@@ -2,7 +2,7 @@ import {
   isConcurrentBuild, isConcurrently, leadingComment, loadParser, needsLockTimeoutOutsideTransaction, splitIndexStatement, splitSql,
 } from '../../src/core/statements.js';
 import { STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
-import { BoosterzError } from '../../src/core/errors.js';
+import { BoosterzError } from '../../src/errors.js';
 
 beforeAll(() => loadParser());
 

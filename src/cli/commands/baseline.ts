@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { baseline } from '../../core/baseline.js';
-import { connect, migrationDirs } from '../context.js';
-import { intArg, type RunCommand } from '../main.js';
+import { intArg } from '../args.js';
+import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 
 export function register(cmd: Command, run: RunCommand): void {

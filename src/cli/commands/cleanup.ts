@@ -4,8 +4,8 @@ import { cleanup } from '../../core/maintenance/cleanup.js';
 import type { Sql } from '../../db/connection.js';
 import { LockKey, withJobLock } from '../../db/lock.js';
 import { withSession } from '../../db/session.js';
-import { connect } from '../context.js';
-import { durationArg, intArg, type RunCommand } from '../main.js';
+import { durationArg, intArg } from '../args.js';
+import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { table } from '../render.js';
 

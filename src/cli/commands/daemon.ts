@@ -3,9 +3,9 @@ import { Option } from 'commander';
 import { Daemon, type DaemonEvent } from '../../core/daemon/daemon.js';
 import { serveMetrics } from '../../core/daemon/metrics.js';
 import { checkCron, checkTimezone, hostTimezone } from '../../core/daemon/schedule.js';
-import { BoosterzError, ExitCode } from '../../core/errors.js';
-import { connect } from '../context.js';
-import { durationArg, intArg, type RunCommand } from '../main.js';
+import { BoosterzError, ExitCode } from '../../errors.js';
+import { durationArg, intArg } from '../args.js';
+import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 
 interface DaemonFlags {

@@ -7,12 +7,12 @@ import { verify } from '../../core/maintenance/verify.js';
 import { unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
 import { createClient, onDatabase } from '../../db/connection.js';
-import { connectionTarget, migrationDirs } from '../context.js';
-import { intArg, numberArg, type RunCommand } from '../main.js';
+import { intArg, numberArg } from '../args.js';
+import { connectionTarget, migrationDirs, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
+import { renderBench } from '../render-bench.js';
 import { table } from '../render.js';
-import { renderBench } from './bench.js';
 
 const DEMO_DB = 'boosterz_demo';
 

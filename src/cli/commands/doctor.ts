@@ -2,8 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import chalk from 'chalk';
 import { totalmem } from 'node:os';
 import { doctor, type Verdict } from '../../core/maintenance/doctor.js';
-import { connect } from '../context.js';
-import type { RunCommand } from '../main.js';
+import { connect, type RunCommand } from '../context.js';
 
 const mark: Record<Verdict, string> = { ok: chalk.green('ok     '), advice: chalk.yellow('advice '), problem: chalk.red('problem') };
 

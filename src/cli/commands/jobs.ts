@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { liveSchedules, lastRuns } from '../../core/daemon/runs.js';
 import { hostTimezone, nextRuns } from '../../core/daemon/schedule.js';
-import { connect } from '../context.js';
-import { intArg, type RunCommand } from '../main.js';
+import { intArg } from '../args.js';
+import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { table } from '../render.js';
 

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadMigrations } from '../../core/files.js';
 import { formatFinding, lintFiles, lintMigrations } from '../../core/lint.js';
-import { migrationDirs } from '../context.js';
-import type { RunCommand } from '../main.js';
+import { migrationDirs, type RunCommand } from '../context.js';
 
 export function register(cmd: Command, run: RunCommand): void {
   cmd

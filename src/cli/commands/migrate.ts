@@ -1,19 +1,16 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
-import { connect, migrationDirs } from '../context.js';
-import { durationArg, intArg, type RunCommand } from '../main.js';
+import { addLockOptions, durationArg, intArg, type LockFlags } from '../args.js';
+import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
 
-interface MigrateFlags {
+interface MigrateFlags extends LockFlags {
   to?: number;
   dryRun?: boolean;
   yes?: boolean;
   lint: boolean;
-  lockWait: number;
-  lockTimeout: number;
-  lockRetries: number;
   blockerWarn: number;
   maxTransactionAge: number;
   orphans?: 'detach';
@@ -25,10 +22,8 @@ export function register(cmd: Command, run: RunCommand): void {
     .option('--dry-run', 'print the plan (statements, transactionality, target tables with size and rows) and change nothing')
     .option('--yes', 'go on although transactions older than --max-transaction-age could block the run')
     .addOption(new Option('--max-transaction-age <duration>', 'a transaction open longer than this stops the run unless --yes').default(300_000, '5m').argParser(durationArg('--max-transaction-age')))
-    .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
-    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
-    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
-    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)))
+    .option('--no-lint', 'do not refuse pending migrations that break a lint rule');
+  addLockOptions(cmd)
     .addOption(new Option('--blocker-warn <duration>', 'say who an index build waits for after this long').default(30_000, '30s').argParser(durationArg('--blocker-warn')))
     .addOption(new Option('--orphans <mode>', 'detach: save orphan foreign-key values in boosterz_db.orphan_audit and set them to NULL').choices(['detach']))
     .action((opts: MigrateFlags) =>

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { refreshViews } from '../../core/maintenance/refresh.js';
 import { LockKey, withJobLock } from '../../db/lock.js';
-import { connect } from '../context.js';
-import { durationArg, type RunCommand } from '../main.js';
+import { durationArg } from '../args.js';
+import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { table } from '../render.js';
 

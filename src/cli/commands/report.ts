@@ -4,8 +4,8 @@ import chalk from 'chalk';
 import { join } from 'node:path';
 import { duplicateIndexes, invalidIndexes, unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
-import { connect, type CommandContext } from '../context.js';
-import { intArg, numberArg, type RunCommand } from '../main.js';
+import { intArg, numberArg } from '../args.js';
+import { connect, type CommandContext, type RunCommand } from '../context.js';
 import { formatBytes, table } from '../render.js';
 
 const sqlDir = (ctx: CommandContext) => join(ctx.packageRoot, 'src/sql');

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { planRollback, rollback } from '../../core/rollback.js';
-import { refusedError } from '../../core/errors.js';
-import { connect, migrationDirs } from '../context.js';
-import { durationArg, intArg, type RunCommand } from '../main.js';
+import { refusedError } from '../../errors.js';
+import { addLockOptions, intArg, type LockFlags } from '../args.js';
+import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { renderPlan, renderSummary } from '../render.js';
 
@@ -22,11 +22,9 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(new Option('--to <version>', 'roll back every migration above this version (0: all)').argParser(intArg('--to', 0)).conflicts('steps'))
     .addOption(new Option('--steps <n>', 'roll back the newest N migrations (default 1)').argParser(intArg('--steps', 1)))
     .option('--dry-run', 'print the plan and change nothing')
-    .option('--yes', 'do not ask for confirmation (required off a TTY)')
-    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
-    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
-    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)))
-    .action((opts: { to?: number; steps?: number; dryRun?: boolean; yes?: boolean; lockWait: number; lockTimeout: number; lockRetries: number }) =>
+    .option('--yes', 'do not ask for confirmation (required off a TTY)');
+  addLockOptions(cmd)
+    .action((opts: { to?: number; steps?: number; dryRun?: boolean; yes?: boolean } & LockFlags) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'rollback', (m) => progress.handle({ type: 'notice', message: m }));

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import chalk from 'chalk';
 import { status } from '../../core/status.js';
-import { connect, migrationDirs } from '../context.js';
-import type { RunCommand } from '../main.js';
+import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { table } from '../render.js';
 

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import chalk from 'chalk';
 import { join } from 'node:path';
 import { verify } from '../../core/maintenance/verify.js';
-import { connect, migrationDirs } from '../context.js';
-import type { RunCommand } from '../main.js';
+import { connect, migrationDirs, type RunCommand } from '../context.js';
 
 export function register(cmd: Command, run: RunCommand): void {
   cmd.action(() =>

@@ -1,6 +1,6 @@
 import { cpus, platform, release, totalmem } from 'node:os';
 import type { Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode } from '../errors.js';
+import { BoosterzError, ExitCode } from '../../errors.js';
 import type { Emit } from '../events.js';
 import { loadMigrations } from '../files.js';
 import { generate, type GenerateResult, type GenerateStep } from '../generate.js';

@@ -3,7 +3,7 @@ import { schedule, type ScheduledTask } from 'node-cron';
 import type { Sql } from '../../db/connection.js';
 import { LockKey, tryLock, unlock } from '../../db/lock.js';
 import { openSession, type Session } from '../../db/session.js';
-import { isConnectionLoss } from '../errors.js';
+import { isConnectionLoss } from '../../errors.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
 import { claimRun, closeAbandonedRuns, ensureJobTables, finishRun, forgetSchedules, pruneRuns, recordSchedules, type JobName, type JobRun } from './runs.js';

@@ -1,5 +1,5 @@
 import { createTask, validateDetailed } from 'node-cron';
-import { usageError } from '../errors.js';
+import { usageError } from '../../errors.js';
 
 /** Checks a cron expression (5 fields, or 6 with seconds); throws a usage error (exit 2) with the reason. */
 export function checkCron(flag: string, expr: string): void {

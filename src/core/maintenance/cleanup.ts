@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState } from '../errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState } from '../../errors.js';
 
 export interface CleanupOptions {
   dryRun?: boolean;

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/connection.js';
-import { sqlState } from '../errors.js';
-import { quoteIdent } from '../runner.js';
+import { sqlState } from '../../errors.js';
+import { quoteIdent } from '../../db/sql.js';
 
 export type Verdict = 'ok' | 'advice' | 'problem';
 

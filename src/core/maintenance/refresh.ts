@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState, usageError } from '../errors.js';
+import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState, usageError } from '../../errors.js';
 
 /** One database session (a reserved connection or a one-connection client): the job's, holding its lock. */
 type Db = Sql | ReservedSql;

@@ -4,8 +4,9 @@ import { snapshot } from '../catalog.js';
 import { loadExpected } from '../expected.js';
 import { loadMigrations } from '../files.js';
 import { historyExists, readHistory, type HistoryRow } from '../history.js';
-import { sqlState } from '../errors.js';
-import { loadParser, splitSql, type Statement } from '../statements.js';
+import { sqlState } from '../../errors.js';
+import { loadParser, splitSql } from '../statements.js';
+import type { Statement } from '../types.js';
 import { compareIndexes } from '../indexdef.js';
 
 export interface VerifyCheck {

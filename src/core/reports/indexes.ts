@@ -1,5 +1,5 @@
 import type { Sql } from '../../db/connection.js';
-import { quoteIdent } from '../runner.js';
+import { quoteIdent } from '../../db/sql.js';
 import { sqlFile } from '../sqlfiles.js';
 
 export interface UnusedIndex {

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode, sqlState } from '../errors.js';
-import { quoteIdent } from '../runner.js';
+import { BoosterzError, ExitCode, sqlState } from '../../errors.js';
+import { quoteIdent } from '../../db/sql.js';
 
 export interface SlowQuery {
   queryid: string | null;

@@ -1,0 +1,43 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** Parses a non-negative integer option (at least `min`). */
+export function intArg(name: string, min = 0) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return Number(v);
+  };
+}
+
+/** Parses a finite number option (at least `min`). */
+export function numberArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min}`);
+    return n;
+  };
+}
+
+/** `2s`, `500ms`, `5m`, or a plain number of seconds → milliseconds. */
+export function durationArg(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|min|h)?$/.exec(v.trim());
+    if (!m) throw new InvalidArgumentError(`${name} must be a duration like 2s, 500ms, 5m or a number of seconds`);
+    const unit = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
+    return Number(m[1]) * unit;
+  };
+}
+
+/** The parsed values of the options that `addLockOptions` adds (milliseconds, count). */
+export interface LockFlags {
+  lockWait: number;
+  lockTimeout: number;
+  lockRetries: number;
+}
+
+/** The lock discipline options of the commands that take the migration lock (migrate, rollback). */
+export function addLockOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
+    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
+    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)));
+}
