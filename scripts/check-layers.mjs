@@ -9,12 +9,40 @@ const src = fileURLToPath(new URL('../src/', import.meta.url));
 
 /** Each rule forbids the imports whose importer matches `from` and whose target matches `to` (paths relative to src/). */
 const RULES = [
-  { name: 'db-imports-only-db', from: /^db\//, to: /^(core|cli)\//, why: 'db/ (connections, sessions, locks, quoting) imports only db/ and errors.ts' },
+  {
+    name: 'db-imports-only-db',
+    from: /^db\//,
+    to: /^(core|cli)\//,
+    why: 'db/ (connections, sessions, locks, quoting) imports only db/ and errors.ts',
+  },
   { name: 'core-never-imports-cli', from: /^core\//, to: /^cli\//, why: 'core/ returns values and emits events; only cli/ prints' },
-  { name: 'only-bin-imports-main', from: /./, to: /^cli\/main\.ts$/, why: 'only bin/ imports the entry point; argument parsers live in cli/args.ts, RunCommand in cli/context.ts' },
-  { name: 'commands-do-not-import-commands', from: /^cli\/commands\//, to: /^cli\/commands\//, why: 'what two commands share goes in a cli/ helper or in core/' },
+  {
+    name: 'only-bin-imports-main',
+    from: /./,
+    to: /^cli\/main\.ts$/,
+    why: 'only bin/ imports the entry point; argument parsers live in cli/args.ts, RunCommand in cli/context.ts',
+  },
+  {
+    name: 'commands-do-not-import-commands',
+    from: /^cli\/commands\//,
+    to: /^cli\/commands\//,
+    why: 'what two commands share goes in a cli/ helper or in core/',
+  },
   { name: 'errors-is-a-leaf', from: /^errors\.ts$/, to: /./, why: 'errors.ts is imported by every layer and imports nothing' },
-  { name: 'engine-types-are-a-leaf', from: /^core\/types\.ts$/, to: /./, why: 'event and result types depend on nothing' },
+  { name: 'engine-types-are-a-leaf', from: /^core\/engine\/types\.ts$/, to: /./, why: 'event and result types depend on nothing' },
+  {
+    name: 'engine-imports-only-db',
+    from: /^core\/engine\//,
+    to: /^(cli|core)\/(?!engine\/)/,
+    why: 'the migration engine imports only core/engine/, db/ and errors.ts',
+  },
+  {
+    name: 'nothing-imports-bench',
+    from: /^(?!cli\/|core\/bench\/)/,
+    to: /^core\/bench\//,
+    why: 'bench/ (data generation, workloads, benchmarks) is a leaf only cli/ uses',
+  },
+  { name: 'nothing-imports-daemon', from: /^(?!cli\/|core\/daemon\/)/, to: /^core\/daemon\//, why: 'the daemon is a leaf only cli/ uses' },
 ];
 
 const res = await madge(src, {

@@ -28,8 +28,7 @@ export class BoosterzError extends Error {
   }
 }
 
-export const usageError = (message: string, details: string[] = []) =>
-  new BoosterzError(message, ExitCode.usage, details);
+export const usageError = (message: string, details: string[] = []) => new BoosterzError(message, ExitCode.usage, details);
 
 export const refusedError = (message: string, details: string[] = [], data: Record<string, unknown> = {}) =>
   new BoosterzError(message, ExitCode.refused, details, data);
@@ -52,7 +51,17 @@ export function sqlState(err: unknown): string | undefined {
   return isPgError(err) ? err.code : undefined;
 }
 
-const LOST = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03']);
+const LOST = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 
 /** The server or the network went away (terminated backend, restart, failover, cut connection). */
 export function isConnectionLoss(err: unknown): boolean {

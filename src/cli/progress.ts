@@ -1,19 +1,23 @@
 import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import { randomUUID } from 'node:crypto';
-import type { EngineEvent } from '../core/events.js';
-import { describeBlocker } from '../core/monitor.js';
-import { describeOrphans } from '../core/preflight.js';
-import { describeWriter } from '../core/privileges.js';
-import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/types.js';
+import type { EngineEvent } from '../core/engine/events.js';
+import { describeBlocker } from '../core/engine/monitor.js';
+import { describeOrphans } from '../core/engine/preflight.js';
+import { describeWriter } from '../core/engine/privileges.js';
+import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/engine/types.js';
 import { formatMs, type Output } from './output.js';
 
-const label = (e: StatementRef) => `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
+const label = (e: StatementRef) =>
+  `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
 
 /** `building index: scanning table 45% (ETA 12s)` / `waiting for pid 42 (psql, idle in transaction, transaction open 310s)` */
 function progressText(e: Extract<EngineEvent, { type: 'progress' }>): string {
   const parts: string[] = [];
-  if (e.phase) parts.push(`${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}${e.etaMs !== undefined && e.pct !== undefined && e.pct < 100 ? ` (ETA ${formatMs(e.etaMs)})` : ''}`);
+  if (e.phase)
+    parts.push(
+      `${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}${e.etaMs !== undefined && e.pct !== undefined && e.pct < 100 ? ` (ETA ${formatMs(e.etaMs)})` : ''}`,
+    );
   if (e.waiting.length) parts.push(`waiting for ${e.waiting.map(describeBlocker).join(', ')}`);
   return parts.join(' — ');
 }
@@ -46,16 +50,26 @@ export class ProgressRenderer {
     }
     switch (e.type) {
       case 'run:start':
-        this.out.info(e.statements ? `${e.command}: ${e.versions.length} migration(s), ${e.statements} statement(s) on ${e.database}` : `${e.command}: nothing to do on ${e.database}`);
+        this.out.info(
+          e.statements
+            ? `${e.command}: ${e.versions.length} migration(s), ${e.statements} statement(s) on ${e.database}`
+            : `${e.command}: nothing to do on ${e.database}`,
+        );
         break;
       case 'lock:wait':
-        this.out.info(`waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`);
+        this.out.info(
+          `waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`,
+        );
         break;
       case 'preflight':
         this.preflight(e.sessions, e.orphans, e.writers);
         break;
       case 'migration:start':
-        this.out.info(chalk.bold(`${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`));
+        this.out.info(
+          chalk.bold(
+            `${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`,
+          ),
+        );
         break;
       case 'statement:start':
         this.startStatement(e);
@@ -77,7 +91,9 @@ export class ProgressRenderer {
         this.endStatement(false, `${label(e)} failed after ${formatMs(e.durationMs)}`);
         break;
       case 'migration:done':
-        this.out.info(`${chalk.green('✓')} ${String(e.version).padStart(4, '0')}_${e.name} ${e.direction === 'up' ? 'applied' : 'rolled back'} in ${formatMs(e.durationMs)}`);
+        this.out.info(
+          `${chalk.green('✓')} ${String(e.version).padStart(4, '0')}_${e.name} ${e.direction === 'up' ? 'applied' : 'rolled back'} in ${formatMs(e.durationMs)}`,
+        );
         break;
       case 'orphans:detached':
         this.pause();
@@ -98,13 +114,18 @@ export class ProgressRenderer {
   preflight(sessions: SessionInfo[], orphans: OrphanCount[], writers: WriterRole[] = []): void {
     for (const w of writers) this.out.info(`pre-flight: role ${describeWriter(w)}`);
     for (const s of sessions) {
-      this.out.warn(`pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) has a transaction open for ${formatMs(s.xactAgeMs)}: it can block index builds and ALTER TABLE`);
+      this.out.warn(
+        `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) has a transaction open for ${formatMs(s.xactAgeMs)}: it can block index builds and ALTER TABLE`,
+      );
     }
     for (const o of orphans) this.out.warn(describeOrphans(o));
   }
 
   topSlowest(n = 5) {
-    return [...this.slowest].sort((a, b) => b.ms - a.ms).slice(0, n).map((s) => ({ statement: s.label, ms: Math.round(s.ms) }));
+    return [...this.slowest]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, n)
+      .map((s) => ({ statement: s.label, ms: Math.round(s.ms) }));
   }
 
   private progress(e: Extract<EngineEvent, { type: 'progress' }>) {
@@ -123,7 +144,8 @@ export class ProgressRenderer {
     if (!this.out.isTTY || this.out.flags.quiet) return;
     this.spinner = ora({ text: label(e), stream: process.stderr, discardStdin: false }).start();
     this.timer = setInterval(() => {
-      if (this.spinner) this.spinner.text = `${label(e)} ${chalk.dim(formatMs(performance.now() - this.started))}${this.detail ? ` ${chalk.cyan(this.detail)}` : ''}`;
+      if (this.spinner)
+        this.spinner.text = `${label(e)} ${chalk.dim(formatMs(performance.now() - this.started))}${this.detail ? ` ${chalk.cyan(this.detail)}` : ''}`;
     }, 100);
     this.timer.unref();
   }

@@ -32,6 +32,11 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
   });
   const target = onDatabase(server, name);
   const { sql } = await openClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
-  ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined, () => undefined));
+  ctx.onCleanup(() =>
+    sql.end({ timeout: 5 }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   return { sql, url: target.url ?? '', where: `throwaway database ${name}` };
 }

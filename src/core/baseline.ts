@@ -1,7 +1,7 @@
 import type { Sql } from '../db/connection.js';
-import { withMigrationLock, type EngineOptions } from './engine.js';
+import { withMigrationLock, type EngineOptions } from './engine/lock.js';
 import { refusedError, usageError } from '../errors.js';
-import { ensureHistory, readHistory, setState } from './history.js';
+import { ensureHistory, readHistory, setState } from './engine/history.js';
 
 export interface BaselineResult {
   version: number;
@@ -16,18 +16,22 @@ export async function baseline(sql: Sql, o: EngineOptions & { version: number })
   return withMigrationLock(sql, o, async (conn, files) => {
     const upTo = files.filter((f) => f.version <= o.version);
     if (!files.some((f) => f.version === o.version)) {
-      throw usageError(`--version ${o.version}: no migration has that version (known: ${files.length ? `${files[0]!.version}..${files[files.length - 1]!.version}` : 'none'})`);
+      throw usageError(
+        `--version ${o.version}: no migration has that version (known: ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
+      );
     }
     const history = await readHistory(conn);
     if (history.length) {
-      throw refusedError(`this database already has a migration history (${history.length} row(s), up to version ${history[history.length - 1]!.version}): baseline is for a database that has none`, [
-        'see `boosterz-db status`',
-      ]);
+      throw refusedError(
+        `this database already has a migration history (${history.length} row(s), up to version ${history[history.length - 1].version}): baseline is for a database that has none`,
+        ['see `boosterz-db status`'],
+      );
     }
     await conn.unsafe('begin');
     try {
       await ensureHistory(conn, { allowExistingTables: true });
-      for (const f of upTo) await setState(conn, { version: f.version, name: f.name, checksum: f.checksum, state: 'baselined', durationMs: 0, statements: 0 });
+      for (const f of upTo)
+        await setState(conn, { version: f.version, name: f.name, checksum: f.checksum, state: 'baselined', durationMs: 0, statements: 0 });
       await conn.unsafe('commit');
     } catch (err) {
       await conn.unsafe('rollback').catch(() => undefined);

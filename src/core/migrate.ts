@@ -1,16 +1,16 @@
 import type { Sql } from '../db/connection.js';
-import { withMigrationLock, type EngineOptions } from './engine.js';
+import { withMigrationLock, type EngineOptions } from './engine/lock.js';
 import { refusedError } from '../errors.js';
-import { loadMigrations, type MigrationFile } from './files.js';
-import { ensureHistory, historyExists, readHistory, userTableCount } from './history.js';
-import { formatFinding, lintMigrations } from './lint.js';
-import { ProgressMonitor } from './monitor.js';
-import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './plan.js';
-import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans } from './preflight.js';
-import { runScript, type LockPolicy } from './runner.js';
-import { compareIndexes, refuseIndexConflicts } from './indexdef.js';
-import { writerRoles } from './privileges.js';
-import type { OrphanCount, Script, SessionInfo, WriterRole } from './types.js';
+import { loadMigrations, type MigrationFile } from './engine/files.js';
+import { ensureHistory, historyExists, readHistory, userTableCount } from './engine/history.js';
+import { formatFinding, lintMigrations } from './engine/lint.js';
+import { ProgressMonitor } from './engine/monitor.js';
+import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './engine/plan.js';
+import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans } from './engine/preflight.js';
+import { runScript, type LockPolicy } from './engine/runner.js';
+import { compareIndexes, refuseIndexConflicts } from './engine/indexdef.js';
+import { writerRoles } from './engine/privileges.js';
+import type { OrphanCount, Script, SessionInfo, WriterRole } from './engine/types.js';
 import { withReserved } from '../db/session.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
@@ -57,10 +57,14 @@ async function lintPending(files: MigrationFile[], pending: MigrationFile[], o: 
   if (o.lint === false || !pending.length) return;
   const findings = await lintMigrations(files, { only: new Set(pending.map((f) => f.version)) });
   if (findings.length) {
-    throw refusedError(`lint found ${findings.length} problem(s) in pending migrations: ${formatFinding(findings[0]!)}`, [
-      ...findings.slice(1).map(formatFinding),
-      'fix the migration, add a "-- boosterz-lint: allow <rule>" comment where it is intended, or pass --no-lint',
-    ], { findings });
+    throw refusedError(
+      `lint found ${findings.length} problem(s) in pending migrations: ${formatFinding(findings[0])}`,
+      [
+        ...findings.slice(1).map(formatFinding),
+        'fix the migration, add a "-- boosterz-lint: allow <rule>" comment where it is intended, or pass --no-lint',
+      ],
+      { findings },
+    );
   }
 }
 
@@ -87,11 +91,13 @@ async function preflight(sql: Sql, scripts: Script[], ownPids: number[]) {
 function refuseOldSessions(sessions: SessionInfo[], yes: boolean | undefined, maxAgeMs: number) {
   const old = sessions.filter((s) => s.xactAgeMs > maxAgeMs);
   if (!old.length || yes) return;
-  const d = (s: SessionInfo) => `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) transaction open ${Math.round(s.xactAgeMs / 1000)} s: ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`;
-  throw refusedError(`${old.length} transaction(s) open for more than ${Math.round(maxAgeMs / 1000)} s would block index builds and ALTER TABLE: ${d(old[0]!)}`, [
-    ...old.slice(1).map(d),
-    'end them (pg_terminate_backend) or wait; pass --yes to go on anyway',
-  ], { sessions: old });
+  const d = (s: SessionInfo) =>
+    `pid ${s.pid} (${s.application_name || 'no application_name'}, ${s.usename ?? '?'}, ${s.state}) transaction open ${Math.round(s.xactAgeMs / 1000)} s: ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`;
+  throw refusedError(
+    `${old.length} transaction(s) open for more than ${Math.round(maxAgeMs / 1000)} s would block index builds and ALTER TABLE: ${d(old[0])}`,
+    [...old.slice(1).map(d), 'end them (pg_terminate_backend) or wait; pass --yes to go on anyway'],
+    { sessions: old },
+  );
 }
 
 /** Plans pending migrations without writing anything. */
@@ -106,11 +112,26 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   await lintPending(files, pending, o);
   const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
   await refuseConcurrentBuildBug(sql, scripts); // PostgreSQL 14.0–14.3
-  refuseIndexConflicts(await withReserved(sql, (conn) => compareIndexes(conn, scripts.flatMap((s) => s.statements))));
+  refuseIndexConflicts(
+    await withReserved(sql, (conn) =>
+      compareIndexes(
+        conn,
+        scripts.flatMap((s) => s.statements),
+      ),
+    ),
+  );
   const plan = planLines(scripts);
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
-  const pre = await preflight(sql, scripts, [pid!]);
-  return { dryRun: true, versions: scripts.map((s) => s.version), migrations: [], plan, tables: await tableStats(sql, plan), ...pre, totalMs: 0 };
+  const pre = await preflight(sql, scripts, [pid]);
+  return {
+    dryRun: true,
+    versions: scripts.map((s) => s.version),
+    migrations: [],
+    plan,
+    tables: await tableStats(sql, plan),
+    ...pre,
+    totalMs: 0,
+  };
 }
 
 /** Applies pending migrations in order under the migration lock, with pre-flight checks and live progress. */
@@ -128,14 +149,25 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const [{ pid }] = await conn<{ pid: number }[]>`
       select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false),
              set_config('idle_in_transaction_session_timeout', '0', false)`;
-    const pre = await preflight(sql, scripts, [pid!]);
-    refuseIndexConflicts(await compareIndexes(conn, scripts.flatMap((s) => s.statements)));
+    const pre = await preflight(sql, scripts, [pid]);
+    refuseIndexConflicts(
+      await compareIndexes(
+        conn,
+        scripts.flatMap((s) => s.statements),
+      ),
+    );
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
-    o.emit({ type: 'run:start', command: 'migrate', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
+    o.emit({
+      type: 'run:start',
+      command: 'migrate',
+      versions: scripts.map((s) => s.version),
+      statements: total,
+      database: o.database ?? '',
+    });
     if (scripts.length) o.emit({ type: 'preflight', ...pre });
     refuseOldSessions(pre.sessions, o.yes, o.maxTransactionAgeMs ?? OLD_TRANSACTION_MS);
     if (o.orphans !== 'detach') refuseOrphans(pre.orphans);
-    const monitor = new ProgressMonitor(sql, pid!, o.emit, { blockerWarnMs: o.blockerWarnMs });
+    const monitor = new ProgressMonitor(sql, pid, o.emit, { blockerWarnMs: o.blockerWarnMs });
     monitor.start();
     const migrations: MigrateResult['migrations'] = [];
     try {
@@ -148,6 +180,13 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     } finally {
       monitor.stop();
     }
-    return { dryRun: false, versions: scripts.map((s) => s.version), migrations, plan: planLines(scripts), ...pre, totalMs: performance.now() - t0 };
+    return {
+      dryRun: false,
+      versions: scripts.map((s) => s.version),
+      migrations,
+      plan: planLines(scripts),
+      ...pre,
+      totalMs: performance.now() - t0,
+    };
   });
 }

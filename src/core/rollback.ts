@@ -1,10 +1,10 @@
 import type { Sql } from '../db/connection.js';
-import { withMigrationLock, type EngineOptions } from './engine.js';
-import { loadMigrations } from './files.js';
-import { readHistory } from './history.js';
-import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './plan.js';
-import { ProgressMonitor } from './monitor.js';
-import { runScript, type LockPolicy } from './runner.js';
+import { withMigrationLock, type EngineOptions } from './engine/lock.js';
+import { loadMigrations } from './engine/files.js';
+import { readHistory } from './engine/history.js';
+import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './engine/plan.js';
+import { ProgressMonitor } from './engine/monitor.js';
+import { runScript, type LockPolicy } from './engine/runner.js';
 import { refusedError } from '../errors.js';
 
 export interface RollbackOptions extends EngineOptions, LockPolicy {
@@ -40,13 +40,21 @@ export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackRe
     checkDrift(files, history);
     const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
     if (o.expectVersions && scripts.map((s) => s.version).join() !== o.expectVersions.join()) {
-      throw refusedError(`the database changed since the rollback was confirmed: it would now roll back ${scripts.map((s) => s.version).join(', ') || 'nothing'} instead of ${o.expectVersions.join(', ')}; nothing was changed, run it again`);
+      throw refusedError(
+        `the database changed since the rollback was confirmed: it would now roll back ${scripts.map((s) => s.version).join(', ') || 'nothing'} instead of ${o.expectVersions.join(', ')}; nothing was changed, run it again`,
+      );
     }
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
-    o.emit({ type: 'run:start', command: 'rollback', versions: scripts.map((s) => s.version), statements: total, database: o.database ?? '' });
+    o.emit({
+      type: 'run:start',
+      command: 'rollback',
+      versions: scripts.map((s) => s.version),
+      statements: total,
+      database: o.database ?? '',
+    });
     const [{ pid }] = await conn<{ pid: number }[]>`
       select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)`;
-    const monitor = new ProgressMonitor(sql, pid!, o.emit);
+    const monitor = new ProgressMonitor(sql, pid, o.emit);
     monitor.start();
     const migrations: RollbackResult['migrations'] = [];
     try {

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/connection.js';
-import { loadMigrations } from './files.js';
-import { historyExists, readHistory, userTableCount } from './history.js';
+import { loadMigrations } from './engine/files.js';
+import { historyExists, readHistory, userTableCount } from './engine/history.js';
 
 export interface StatusLine {
   version: number;
@@ -41,9 +41,16 @@ export async function status(sql: Sql, o: { migrationsDir: string; rollbackDir: 
   const lines: StatusLine[] = files.map((f) => {
     const r = rows.get(f.version);
     const line: StatusLine = {
-      version: f.version, name: f.name, state: r?.state ?? 'pending', appliedAt: r?.applied_at ?? null, appliedBy: r?.applied_by ?? null,
-      durationMs: r?.duration_ms ?? null, checksum: r?.checksum ?? null, fileChecksum: f.checksum,
-      drift: !!r && r.state !== 'failed' && r.checksum !== f.checksum, error: r?.error ?? null,
+      version: f.version,
+      name: f.name,
+      state: r?.state ?? 'pending',
+      appliedAt: r?.applied_at ?? null,
+      appliedBy: r?.applied_by ?? null,
+      durationMs: r?.duration_ms ?? null,
+      checksum: r?.checksum ?? null,
+      fileChecksum: f.checksum,
+      drift: !!r && r.state !== 'failed' && r.checksum !== f.checksum,
+      error: r?.error ?? null,
     };
     if (r && (r.state === 'partial' || r.state === 'rolling_back') && r.statements) {
       line.progress = { done: journalCounts.get(`${f.version}/${r.state === 'partial' ? 'up' : 'down'}`) ?? 0, total: r.statements };
@@ -52,7 +59,18 @@ export async function status(sql: Sql, o: { migrationsDir: string; rollbackDir: 
   });
   for (const r of history) {
     if (!files.some((f) => f.version === r.version)) {
-      lines.push({ version: r.version, name: r.name, state: 'missing-file', appliedAt: r.applied_at, appliedBy: r.applied_by, durationMs: r.duration_ms, checksum: r.checksum, fileChecksum: null, drift: true, error: r.error });
+      lines.push({
+        version: r.version,
+        name: r.name,
+        state: 'missing-file',
+        appliedAt: r.applied_at,
+        appliedBy: r.applied_by,
+        durationMs: r.duration_ms,
+        checksum: r.checksum,
+        fileChecksum: null,
+        drift: true,
+        error: r.error,
+      });
     }
   }
   lines.sort((a, b) => a.version - b.version);
@@ -60,7 +78,7 @@ export async function status(sql: Sql, o: { migrationsDir: string; rollbackDir: 
   return {
     historyTable: hasHistory,
     needsBaseline: !hasHistory && (await userTableCount(sql)) > 0,
-    current: applied.length ? applied[applied.length - 1]!.version : null,
+    current: applied.length ? applied[applied.length - 1].version : null,
     lines,
   };
 }

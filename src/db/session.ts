@@ -48,8 +48,13 @@ export interface SessionOptions {
 /** The error of a session that has ended; carries the lost-connection marker the CLI maps to exit 5. */
 export class SessionLostError extends Error {
   readonly code = 'CONNECTION_CLOSED';
-  constructor(readonly pid: number, readonly sessionName: string) {
-    super(`the database session ${sessionName} (pid ${pid}) ended (terminated by the server, an idle or other timeout, a restart, or the network)`);
+  constructor(
+    readonly pid: number,
+    readonly sessionName: string,
+  ) {
+    super(
+      `the database session ${sessionName} (pid ${pid}) ended (terminated by the server, an idle or other timeout, a restart, or the network)`,
+    );
     this.name = 'SessionLostError';
   }
 }
@@ -60,13 +65,18 @@ export class SessionLostError extends Error {
  */
 export async function openSession(pool: Sql, o: SessionOptions = {}): Promise<Session> {
   const base = pool.options as unknown as Record<string, unknown> & { connection?: Record<string, unknown> };
-  const app = String(base.connection?.application_name ?? 'boosterz-db');
+  const given = base.connection?.application_name;
+  const app = typeof given === 'string' ? given : 'boosterz-db';
   const name = o.name ? `${app}:${o.name}` : app;
   const lost = new AbortController();
   let closing = false;
   let pid = 0;
   let ended: Promise<void> | undefined;
-  const end = () => (ended ??= client.end({ timeout: 0 }).then(() => undefined, () => undefined));
+  const end = () =>
+    (ended ??= client.end({ timeout: 0 }).then(
+      () => undefined,
+      () => undefined,
+    ));
   // `shared` in the options makes postgres() take them as already parsed (what its own listen() does)
   const client = postgres({
     ...base,
@@ -79,11 +89,11 @@ export async function openSession(pool: Sql, o: SessionOptions = {}): Promise<Se
       if (!closing && !lost.signal.aborted) lost.abort(new SessionLostError(pid, name));
       void end();
     },
-  } as unknown as postgres.Options<{}>) as unknown as Sql;
+  } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql;
   try {
     await configureSession(client);
     const [row] = await client<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    pid = row!.pid;
+    pid = row.pid;
   } catch (err) {
     closing = true;
     await end();

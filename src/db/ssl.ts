@@ -79,7 +79,8 @@ export function sslPlan(p: SslParams, home = homedir()): SslPlan {
   if (p.sslrootcert === 'system') {
     // libpq: the system's CAs only make sense with the host checked too
     if (!explicit) mode = 'verify-full';
-    else if (mode !== 'verify-full') throw new BoosterzError(`sslmode=${mode} may not be used with sslrootcert=system (use verify-full)`, ExitCode.usage);
+    else if (mode !== 'verify-full')
+      throw new BoosterzError(`sslmode=${mode} may not be used with sslrootcert=system (use verify-full)`, ExitCode.usage);
   }
   const order: Record<SslMode, Transport[]> = {
     disable: ['plain'],
@@ -104,7 +105,9 @@ export function splitSslParams(url: string): { url: string; params: SslParams } 
   if (q < 0) return { url, params };
   // the other parameters are kept byte for byte (re-encoding could change them)
   const [query, hash] = url.slice(q + 1).split('#', 2) as [string, string | undefined];
-  const kept = query.split('&').filter((pair) => pair && !(PARAM_NAMES as readonly string[]).includes(decodeURIComponent(pair.split('=')[0]!)));
+  const kept = query
+    .split('&')
+    .filter((pair) => pair && !(PARAM_NAMES as readonly string[]).includes(decodeURIComponent(pair.split('=')[0])));
   return { url: `${url.slice(0, q)}${kept.length ? `?${kept.join('&')}` : ''}${hash !== undefined ? `#${hash}` : ''}`, params };
 }
 
@@ -154,8 +157,8 @@ function socketFactory(plan: SslPlan): (o: ParsedOptions) => Promise<Socket> {
   return (o) => {
     const i = next++ % Math.max(1, o.host.length);
     const ep: Endpoint = o.path
-      ? { host: o.host[0]!, port: o.port[0]!, path: o.path, opened: [] }
-      : { host: o.host[i]!, port: o.port[i] ?? o.port[0]!, opened: [] };
+      ? { host: o.host[0], port: o.port[0], path: o.path, opened: [] }
+      : { host: o.host[i], port: o.port[i] ?? o.port[0], opened: [] };
     return withTimeout(openFor(plan, ep, o), o.connect_timeout, ep).catch(failedSocket);
   };
 }
@@ -177,7 +180,7 @@ async function openFor(plan: SslPlan, ep: Endpoint, o: ParsedOptions): Promise<S
   // libpq never uses TLS on a Unix-domain socket
   if (ep.path) return plainSocket(ep);
   const direct = o.sslnegotiation === 'direct';
-  if (plan.order.length === 1) return openTransport(plan, plan.order[0]!, ep, direct);
+  if (plan.order.length === 1) return openTransport(plan, plan.order[0], ep, direct);
   const key = `${plan.mode}|${ep.host}:${ep.port}|${o.user}|${o.database}`;
   let choice = decided.get(key);
   if (!choice) {
@@ -226,9 +229,7 @@ async function openTransport(plan: SslPlan, t: Transport, ep: Endpoint, direct: 
   if (!plan.tlsRequired) return s;
   s.destroy();
   const msg = `cannot connect to ${ep.host}:${ep.port}: the server does not support SSL, but sslmode=${plan.mode} requires it`;
-  throw new BoosterzError(msg, ExitCode.connection, [
-    'enable ssl on the server, or choose sslmode=prefer / allow / disable',
-  ]);
+  throw new BoosterzError(msg, ExitCode.connection, ['enable ssl on the server, or choose sslmode=prefer / allow / disable']);
 }
 
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
@@ -308,7 +309,7 @@ function startupMessage(user: string, database: string): Buffer {
 export function errorCode(body: Buffer): string | undefined {
   let i = 0;
   while (i < body.length && body[i] !== 0) {
-    const field = body[i]!;
+    const field = body[i];
     const end = body.indexOf(0, i + 1);
     if (end < 0) return undefined;
     if (field === 0x43) return body.toString('utf8', i + 1, end);
@@ -329,7 +330,7 @@ function withTimeout(p: Promise<Socket>, seconds: number | undefined, ep: Endpoi
         clearTimeout(timer);
         resolve(v);
       },
-      (err) => {
+      (err: Error) => {
         clearTimeout(timer);
         reject(err);
       },

@@ -13,8 +13,15 @@ export const ROOT = resolve(process.cwd());
 export const BIN = resolve(ROOT, 'bin/boosterz-db.js');
 
 /** Runs the built CLI as a user would (no TTY), returning exit code and output. */
-export function runCli(args: string[], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void; /** Called with stdout + stderr so far, as output arrives. */
-    onStderr?: (soFar: string) => void } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  o: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    onSpawn?: (pid: number) => void; /** Called with stdout + stderr so far, as output arrives. */
+    onStderr?: (soFar: string) => void;
+  } = {},
+): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -50,11 +57,20 @@ export const fixture = (name: string) => ({
 export const dirArgs = (f: { migrations: string; rollback: string }) => ['--migrations-dir', f.migrations, '--rollback-dir', f.rollback];
 
 /** Starts the CLI and resolves once its output (stdout or stderr) matches `re` (to act at a known point), with the pid and the final result. */
-export async function runCliUntil(args: string[], re: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ pid: number; result: Promise<CliResult> }> {
+export async function runCliUntil(
+  args: string[],
+  re: RegExp,
+  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ pid: number; result: Promise<CliResult> }> {
   let pid = 0;
   let seen!: () => void;
   const reached = new Promise<void>((r) => (seen = r));
   const result = runCli(args, { ...o, onSpawn: (p) => (pid = p), onStderr: (s) => re.test(s) && seen() });
-  await Promise.race([reached, result.then((r) => { throw new Error(`the CLI ended (exit ${r.code}) before printing ${re}: ${r.stderr}`); })]);
+  await Promise.race([
+    reached,
+    result.then((r) => {
+      throw new Error(`the CLI ended (exit ${r.code}) before printing ${re}: ${r.stderr}`);
+    }),
+  ]);
   return { pid, result };
 }

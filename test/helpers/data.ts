@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { generate, GENERATED_TABLES } from '../../src/core/generate.js';
+import { generate, GENERATED_TABLES } from '../../src/core/bench/generate.js';
 import type { Sql } from '../../src/db/connection.js';
 
 export const SQL_DIR = join(process.cwd(), 'src/sql');
@@ -14,8 +14,9 @@ export async function dataChecksums(sql: Sql): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of GENERATED_TABLES) {
     const [r] = await sql.unsafe<{ n: string; md5: string | null }[]>(
-      `select count(*)::text as n, md5(string_agg(md5(t::text), '' order by md5(t::text))) as md5 from ${t} t`);
-    out[t] = `${r!.n}:${r!.md5}`;
+      `select count(*)::text as n, md5(string_agg(md5(t::text), '' order by md5(t::text))) as md5 from ${t} t`,
+    );
+    out[t] = `${r.n}:${r.md5}`;
   }
   return out;
 }

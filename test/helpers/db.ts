@@ -9,7 +9,7 @@ export function serverUrl(): string {
 }
 
 export function client(url: string, max = 4): Sql {
-  return postgres(url, { max, onnotice: () => undefined, prepare: false }) as unknown as Sql;
+  return postgres(url, { max, onnotice: () => undefined, prepare: false });
 }
 
 export interface TestDatabase {
@@ -30,7 +30,9 @@ export async function freshDatabase(prefix = 't'): Promise<TestDatabase> {
   const url = u.toString();
   const sql = client(url);
   return {
-    url, name, sql,
+    url,
+    name,
+    sql,
     drop: async () => {
       await sql.end({ timeout: 5 });
       const a = client(serverUrl(), 1);

@@ -42,10 +42,16 @@ export const HOSTILE: Record<string, string> = {
 };
 
 /** Settings a test client uses to stay out of the hostile defaults' way. */
-const CALM = { statement_timeout: '0', lock_timeout: '0', idle_in_transaction_session_timeout: '0', idle_session_timeout: '0', default_transaction_read_only: 'off' } as unknown as Record<string, boolean>;
+const CALM = {
+  statement_timeout: '0',
+  lock_timeout: '0',
+  idle_in_transaction_session_timeout: '0',
+  idle_session_timeout: '0',
+  default_transaction_read_only: 'off',
+} as unknown as Record<string, boolean>;
 
 function calmClient(url: string, max = 4): Sql {
-  return postgres(url, { max, onnotice: () => undefined, prepare: false, connection: CALM }) as unknown as Sql;
+  return postgres(url, { max, onnotice: () => undefined, prepare: false, connection: CALM });
 }
 
 const urlFor = (base: string, db: string, role?: FixtureRole) => {
@@ -59,7 +65,10 @@ const urlFor = (base: string, db: string, role?: FixtureRole) => {
 };
 
 /** Creates the fixture's roles and database; the baseline is applied by the owner through `applyBaseline`. */
-export async function productionDatabase(prefix = 'prod', applyBaseline?: (ownerUrl: string) => Promise<void>): Promise<ProductionDatabase> {
+export async function productionDatabase(
+  prefix = 'prod',
+  applyBaseline?: (ownerUrl: string) => Promise<void>,
+): Promise<ProductionDatabase> {
   const tag = `${prefix}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const role = (kind: string): FixtureRole => ({ name: `${tag}_${kind}`, password: `pw-${randomBytes(6).toString('hex')}`, url: '' });
   const owner = role('owner');

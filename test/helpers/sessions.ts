@@ -81,21 +81,22 @@ export async function startCli(args: string[], env?: NodeJS.ProcessEnv): Promise
     for (const w of [...waiters]) w();
   });
   const count = (re: RegExp) => out.match(new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`))?.length ?? 0;
-  const until = (re: RegExp, times = 1, timeoutMs = 30_000) => new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${times}× ${re} in:\n${out}`)), timeoutMs);
-    const check = () => {
-      if (count(re) >= times) done();
-      else if (ended) done(new Error(`the CLI ended (exit ${ended.code}) before printing ${times}× ${re}:\n${out}`));
-    };
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      waiters.delete(check);
-      if (err) reject(err);
-      else resolve();
-    };
-    waiters.add(check);
-    check();
-  });
+  const until = (re: RegExp, times = 1, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${times}× ${re} in:\n${out}`)), timeoutMs);
+      const check = () => {
+        if (count(re) >= times) done();
+        else if (ended) done(new Error(`the CLI ended (exit ${ended.code}) before printing ${times}× ${re}:\n${out}`));
+      };
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (err) reject(err);
+        else resolve();
+      };
+      waiters.add(check);
+      check();
+    });
   await waitFor('the CLI to start', () => pid);
   return { pid, result, output: () => out, until };
 }

@@ -31,24 +31,48 @@ export const CASE_SCHEMA = [
   'CREATE UNIQUE INDEX mv_a ON mv (a)',
   'CREATE FUNCTION f(bigint) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$',
   'CREATE FUNCTION trig() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$',
-  "CREATE PUBLICATION bz_p1",
+  'CREATE PUBLICATION bz_p1',
 ];
 
 /** A subscription that cannot connect (port 1): created without connecting, so with a slot name and disabled. */
 const conninfo = 'host=127.0.0.1 port=1 dbname=none connect_timeout=1';
-const subscription = (opts = '') => [`CREATE SUBSCRIPTION bz_sub CONNECTION '${conninfo}' PUBLICATION bz_p1, bz_p2 WITH (connect = false${opts})`];
+const subscription = (opts = '') => [
+  `CREATE SUBSCRIPTION bz_sub CONNECTION '${conninfo}' PUBLICATION bz_p1, bz_p2 WITH (connect = false${opts})`,
+];
 const enabled = [...subscription(), 'ALTER SUBSCRIPTION bz_sub ENABLE'];
-const dropSubscription = ['ALTER SUBSCRIPTION bz_sub DISABLE', 'ALTER SUBSCRIPTION bz_sub SET (slot_name = NONE)', 'DROP SUBSCRIPTION bz_sub'];
+const dropSubscription = [
+  'ALTER SUBSCRIPTION bz_sub DISABLE',
+  'ALTER SUBSCRIPTION bz_sub SET (slot_name = NONE)',
+  'DROP SUBSCRIPTION bz_sub',
+];
 /** A case on the subscription bz_sub, put in the state `setup` first and dropped after. */
 const sub = (sql: string, transactional: boolean, setup: string[], since?: number): StatementCase => ({
-  sql, kind: sql.startsWith('DROP') ? 'drop subscription' : 'alter subscription', transactional, target: 'bz_sub',
-  setup, teardown: dropSubscription, superuser: true, since,
+  sql,
+  kind: sql.startsWith('DROP') ? 'drop subscription' : 'alter subscription',
+  transactional,
+  target: 'bz_sub',
+  setup,
+  teardown: dropSubscription,
+  superuser: true,
+  since,
 });
 
 export const STATEMENT_CASES: StatementCase[] = [
   // refused in a transaction block
-  { sql: 'CREATE INDEX CONCURRENTLY i2 ON cards (user_id)', kind: 'create index concurrently', transactional: false, target: 'i2', table: 'cards' },
-  { sql: 'CREATE INDEX CONCURRENTLY ON cards (user_id)', kind: 'create index concurrently', transactional: false, target: 'index on cards', table: 'cards' },
+  {
+    sql: 'CREATE INDEX CONCURRENTLY i2 ON cards (user_id)',
+    kind: 'create index concurrently',
+    transactional: false,
+    target: 'i2',
+    table: 'cards',
+  },
+  {
+    sql: 'CREATE INDEX CONCURRENTLY ON cards (user_id)',
+    kind: 'create index concurrently',
+    transactional: false,
+    target: 'index on cards',
+    table: 'cards',
+  },
   { sql: 'DROP INDEX CONCURRENTLY IF EXISTS i', kind: 'drop index concurrently', transactional: false, target: 'i' },
   { sql: 'REINDEX INDEX CONCURRENTLY i', kind: 'reindex concurrently', transactional: false, target: 'i', table: 'i' },
   { sql: 'REINDEX TABLE CONCURRENTLY cards', kind: 'reindex concurrently', transactional: false, target: 'cards', table: 'cards' },
@@ -61,7 +85,13 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: 'VACUUM FULL cards', kind: 'vacuum full', transactional: false, target: 'cards', table: 'cards' },
   { sql: 'VACUUM (FULL, ANALYZE) cards, x', kind: 'vacuum full', transactional: false, target: 'cards, x', table: 'cards, x' },
   { sql: 'CLUSTER', kind: 'cluster', transactional: false },
-  { sql: 'ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY', kind: 'alter table detach partition concurrently', transactional: false, target: 'p', table: 'p' },
+  {
+    sql: 'ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY',
+    kind: 'alter table detach partition concurrently',
+    transactional: false,
+    target: 'p',
+    table: 'p',
+  },
   { sql: 'ALTER DATABASE {db} SET TABLESPACE pg_default', kind: 'alter database set tablespace', transactional: false, target: '{db}' },
   { sql: 'DISCARD ALL', kind: 'discard all', transactional: false },
   { sql: 'CREATE DATABASE bz_never_created', kind: 'createdb', transactional: false },
@@ -72,8 +102,11 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: "COMMIT PREPARED 'bz_gid'", kind: 'commit prepared', transactional: false },
   { sql: "ROLLBACK PREPARED 'bz_gid'", kind: 'rollback prepared', transactional: false },
   {
-    sql: `CREATE SUBSCRIPTION bz_sub2 CONNECTION '${conninfo}' PUBLICATION bz_p1`, kind: 'create subscription',
-    transactional: false, target: 'bz_sub2', superuser: true,
+    sql: `CREATE SUBSCRIPTION bz_sub2 CONNECTION '${conninfo}' PUBLICATION bz_p1`,
+    kind: 'create subscription',
+    transactional: false,
+    target: 'bz_sub2',
+    superuser: true,
   },
   sub('ALTER SUBSCRIPTION bz_sub REFRESH PUBLICATION', false, enabled),
   sub('ALTER SUBSCRIPTION bz_sub SET PUBLICATION bz_p1', false, enabled),
@@ -84,7 +117,13 @@ export const STATEMENT_CASES: StatementCase[] = [
   sub('DROP SUBSCRIPTION bz_sub', false, subscription()),
 
   // accepted in a transaction block
-  { sql: 'CREATE UNIQUE INDEX i3 ON public.cards (id)', kind: 'create unique index', transactional: true, target: 'public.i3', table: 'public.cards' },
+  {
+    sql: 'CREATE UNIQUE INDEX i3 ON public.cards (id)',
+    kind: 'create unique index',
+    transactional: true,
+    target: 'public.i3',
+    table: 'public.cards',
+  },
   { sql: 'DROP INDEX i', kind: 'drop index', transactional: true, target: 'i' },
   { sql: 'REINDEX TABLE cards', kind: 'reindex', transactional: true, target: 'cards', table: 'cards' },
   { sql: 'REINDEX INDEX i', kind: 'reindex', transactional: true, target: 'i', table: 'i' },
@@ -93,15 +132,27 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: 'ANALYZE cards', kind: 'analyze', transactional: true, target: 'cards', table: 'cards' },
   { sql: 'ALTER TABLE p DETACH PARTITION p1', kind: 'alter table detach partition', transactional: true, target: 'p', table: 'p' },
   {
-    sql: 'ALTER TABLE cards ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES x (id) NOT VALID', kind: 'alter table add foreign key',
-    transactional: true, target: 'cards', table: 'cards',
+    sql: 'ALTER TABLE cards ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES x (id) NOT VALID',
+    kind: 'alter table add foreign key',
+    transactional: true,
+    target: 'cards',
+    table: 'cards',
   },
-  { sql: 'ALTER TABLE cards VALIDATE CONSTRAINT cards_c_fkey', kind: 'alter table validate constraint', transactional: true, target: 'cards', table: 'cards' },
+  {
+    sql: 'ALTER TABLE cards VALIDATE CONSTRAINT cards_c_fkey',
+    kind: 'alter table validate constraint',
+    transactional: true,
+    target: 'cards',
+    table: 'cards',
+  },
   { sql: 'CREATE MATERIALIZED VIEW mv2 AS SELECT 1 AS a', kind: 'create materialized view', transactional: true, target: 'mv2' },
   { sql: 'REFRESH MATERIALIZED VIEW CONCURRENTLY mv', kind: 'refresh materialized view concurrently', transactional: true, target: 'mv' },
   {
-    sql: 'CREATE TRIGGER t AFTER INSERT ON cards FOR EACH STATEMENT EXECUTE FUNCTION trig()', kind: 'create trigger',
-    transactional: true, target: 't', table: 'cards',
+    sql: 'CREATE TRIGGER t AFTER INSERT ON cards FOR EACH STATEMENT EXECUTE FUNCTION trig()',
+    kind: 'create trigger',
+    transactional: true,
+    target: 't',
+    table: 'cards',
   },
   { sql: 'DROP TABLE cards', kind: 'drop table', transactional: true, target: 'cards', table: 'cards' },
   { sql: 'DROP FUNCTION f(bigint)', kind: 'drop function', transactional: true, target: 'f' },
@@ -112,8 +163,11 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: 'DISCARD PLANS', kind: 'discard plans', transactional: true },
   { sql: 'DISCARD TEMP', kind: 'discard temp', transactional: true },
   {
-    sql: `CREATE SUBSCRIPTION bz_sub3 CONNECTION '${conninfo}' PUBLICATION bz_p1 WITH (connect = false)`, kind: 'create subscription',
-    transactional: true, target: 'bz_sub3', superuser: true,
+    sql: `CREATE SUBSCRIPTION bz_sub3 CONNECTION '${conninfo}' PUBLICATION bz_p1 WITH (connect = false)`,
+    kind: 'create subscription',
+    transactional: true,
+    target: 'bz_sub3',
+    superuser: true,
   },
   sub('ALTER SUBSCRIPTION bz_sub SET PUBLICATION bz_p1 WITH (refresh = false)', true, enabled),
   sub('ALTER SUBSCRIPTION bz_sub DISABLE', true, enabled),

@@ -29,7 +29,9 @@ describe('bench and demo at a tiny scale', () => {
     try {
       const r = await runCli(['demo', '--embedded', dir, '--scale', '0.005', '--runs', '3'], { timeoutMs: 300_000 });
       expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
-      expect(r.stdout).toMatch(/== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/);
+      expect(r.stdout).toMatch(
+        /== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/,
+      );
       expect(r.stdout).not.toMatch(/✗/);
       expect(r.stderr).toMatch(/\[90\/90\] 0007 grant/);
     } finally {

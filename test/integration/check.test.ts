@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirArgs, fixture, runCli } from '../helpers/cli.js';
 import { freshDatabase, serverUrl } from '../helpers/db.js';
-import { diffSnapshots, formatDiff, snapshot } from '../../src/core/catalog.js';
+import { diffSnapshots, formatDiff, snapshot } from '../../src/core/checks/catalog.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
 describe('catalog snapshot', () => {
@@ -13,7 +13,15 @@ describe('catalog snapshot', () => {
       const body = `select ${'1 + '.repeat(40)}1`;
       await db.sql.unsafe(`create table t (id int primary key, p int); create function f() returns int language sql as $$ ${body} $$`);
       const a = await snapshot(db.sql, sqlDir);
-      expect([...a.keys()]).toEqual(expect.arrayContaining(['table public.t', 'column public.t.id', 'constraint public.t.t_pkey', 'index public.t_pkey', 'function public.f()']));
+      expect([...a.keys()]).toEqual(
+        expect.arrayContaining([
+          'table public.t',
+          'column public.t.id',
+          'constraint public.t.t_pkey',
+          'index public.t_pkey',
+          'function public.f()',
+        ]),
+      );
       await db.sql.unsafe(`create or replace function f() returns int language sql as $$ ${body} + 2 $$`);
       await db.sql.unsafe('alter table t add constraint t_p_check check (p > 0) not valid');
       const d = diffSnapshots(a, await snapshot(db.sql, sqlDir));
@@ -44,7 +52,10 @@ describe('check', () => {
 
   it('exits 1 with a readable diff when a rollback script does not undo its migration', async () => {
     const f = await tempFixture('basic');
-    await writeFile(join(f.rollback, '0002_indexes.sql'), 'DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION IF EXISTS book_count(bigint);\n');
+    await writeFile(
+      join(f.rollback, '0002_indexes.sql'),
+      'DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION IF EXISTS book_count(bigint);\n',
+    );
     const r = await runCli(['check', '--json', '-d', serverUrl(), ...dirArgs(f)]);
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);
@@ -57,7 +68,10 @@ describe('check', () => {
 
   it('exits 1 when a rollback script drops something its migration did not create back', async () => {
     const f = await tempFixture('basic');
-    await writeFile(join(f.rollback, '0003_view.sql'), 'DROP VIEW IF EXISTS author_books;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\n');
+    await writeFile(
+      join(f.rollback, '0003_view.sql'),
+      'DROP VIEW IF EXISTS author_books;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\n',
+    );
     const r = await runCli(['check', '-d', serverUrl(), ...dirArgs(f)]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/- index public.books_title_idx \(expected, missing\)/);

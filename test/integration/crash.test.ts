@@ -1,4 +1,4 @@
-import { snapshot, diffSnapshots, formatDiff, type Snapshot } from '../../src/core/catalog.js';
+import { snapshot, diffSnapshots, formatDiff, type Snapshot } from '../../src/core/checks/catalog.js';
 import { runCli, runCliUntil } from '../helpers/cli.js';
 import { dataChecksums, generateData, SQL_DIR } from '../helpers/data.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
@@ -65,30 +65,38 @@ afterAll(async () => {
 });
 
 describe('crash resume on generated data', () => {
-  it.each(killPoints(3, 42))('SIGKILL after statement %i + %i ms: the rerun finishes and nothing is lost', async (k, delay) => {
-    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/90\\] `), { timeoutMs: 300_000 });
-    await sleep(delay);
-    if (signal(pid, 'SIGKILL')) expect((await result).signal).toBe('SIGKILL');
-    else await result;
-    const rerun = await cli(['migrate', '--lock-wait', '60s']);
-    expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
-    await assertRecovered(`SIGKILL after statement ${k} + ${delay} ms`);
-    expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
-  }, 300_000);
+  it.each(killPoints(3, 42))(
+    'SIGKILL after statement %i + %i ms: the rerun finishes and nothing is lost',
+    async (k, delay) => {
+      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/90\\] `), { timeoutMs: 300_000 });
+      await sleep(delay);
+      if (signal(pid, 'SIGKILL')) expect((await result).signal).toBe('SIGKILL');
+      else await result;
+      const rerun = await cli(['migrate', '--lock-wait', '60s']);
+      expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
+      await assertRecovered(`SIGKILL after statement ${k} + ${delay} ms`);
+      expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
+    },
+    300_000,
+  );
 
-  it.each(killPoints(2, 7))('SIGINT after statement %i + %i ms: exit 130, the rerun finishes and nothing is lost', async (k, delay) => {
-    const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/90\\] `), { timeoutMs: 300_000 });
-    await sleep(delay);
-    signal(pid, 'SIGINT');
-    const stopped = await result;
-    if (stopped.code !== 0) {
-      // the run may have finished before the signal arrived; otherwise it stops at a safe point
-      expect(stopped.code).toBe(130);
-      expect(stopped.stderr).toMatch(/rerun to resume/);
-    }
-    const rerun = await cli(['migrate']);
-    expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
-    await assertRecovered(`SIGINT after statement ${k} + ${delay} ms`);
-    expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
-  }, 300_000);
+  it.each(killPoints(2, 7))(
+    'SIGINT after statement %i + %i ms: exit 130, the rerun finishes and nothing is lost',
+    async (k, delay) => {
+      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/90\\] `), { timeoutMs: 300_000 });
+      await sleep(delay);
+      signal(pid, 'SIGINT');
+      const stopped = await result;
+      if (stopped.code !== 0) {
+        // the run may have finished before the signal arrived; otherwise it stops at a safe point
+        expect(stopped.code).toBe(130);
+        expect(stopped.stderr).toMatch(/rerun to resume/);
+      }
+      const rerun = await cli(['migrate']);
+      expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
+      await assertRecovered(`SIGINT after statement ${k} + ${delay} ms`);
+      expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
+    },
+    300_000,
+  );
 });

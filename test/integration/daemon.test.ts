@@ -35,8 +35,15 @@ async function daemonFor(ms: number, args: string[], during?: () => Promise<void
   return result;
 }
 
-const events = (r: CliResult) => r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const runs = () => db.sql<{ job: string; tick: Date | null; trigger: string; outcome: string; pid: number; rows_affected: number | null; error: string | null }[]>`
+const events = (r: CliResult) =>
+  r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+const runs = () => db.sql<
+  { job: string; tick: Date | null; trigger: string; outcome: string; pid: number; rows_affected: number | null; error: string | null }[]
+>`
   select job, tick, trigger, outcome, pid, rows_affected::float8 as rows_affected, error from boosterz_db.job_runs order by started_at`;
 
 describe('daemon', () => {
@@ -62,7 +69,9 @@ describe('daemon', () => {
     expect(new Set(ticks).size).toBe(ticks.length);
     expect(done.length).toBe(history.length);
     expect(events(r).at(-1).event).toBe('daemon:stop');
-    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
+    const [{ n }] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
     expect(n).toBe(0);
   }, 60_000);
 
@@ -110,7 +119,7 @@ describe('daemon', () => {
     const history = await runs();
     expect(history.map((h) => [h.job, h.trigger, h.outcome])).toEqual([['refresh', 'notify', 'ok']]);
     const [s] = await db.sql<{ posts: string }[]>`select posts_count::text as posts from user_stats_optimized where user_id = 1`;
-    expect(Number(s!.posts)).toBeGreaterThanOrEqual(5);
+    expect(Number(s.posts)).toBeGreaterThanOrEqual(5);
   }, 60_000);
 
   it('a failing job is logged and retried next tick without stopping the daemon', async () => {
@@ -151,7 +160,10 @@ describe('daemon', () => {
     await blocker`begin`;
     await blocker`lock table users in access exclusive mode`;
     try {
-      const { pid, result } = await runCliUntil(['-d', db.url, 'daemon', '--json', '--refresh-cron', '* * * * * *', '--cleanup-cron', NEVER, '--shutdown-timeout', '1s'], /"job:start"/);
+      const { pid, result } = await runCliUntil(
+        ['-d', db.url, 'daemon', '--json', '--refresh-cron', '* * * * * *', '--cleanup-cron', NEVER, '--shutdown-timeout', '1s'],
+        /"job:start"/,
+      );
       await sleep(300);
       process.kill(pid, 'SIGTERM');
       const r = await result;
@@ -159,7 +171,9 @@ describe('daemon', () => {
       expect(events(r).some((e) => e.event === 'job:cancelled')).toBe(true);
       const history = await runs();
       expect(history.at(-1)).toMatchObject({ job: 'refresh', outcome: 'cancelled' });
-      const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
+      const [{ n }] = await db.sql<
+        { n: number }[]
+      >`select count(*)::int as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`;
       expect(n).toBe(0);
     } finally {
       await blocker`rollback`;
@@ -171,7 +185,8 @@ describe('daemon', () => {
 describe('daemon: its sessions end, it goes on', () => {
   afterEach(killStartedClis);
   const daemonArgs = (url: string, args: string[]) => ['-d', url, 'daemon', '--json', ...args];
-  const noRunning = async (sql = db.sql) => (await sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.job_runs where outcome = 'running'`)[0]!.n;
+  const noRunning = async (sql = db.sql) =>
+    (await sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.job_runs where outcome = 'running'`)[0].n;
   /** A transaction holding `table` in ACCESS EXCLUSIVE mode on a client of its own (safe to abandon when its session dies). */
   async function lockTable(url: string, table: string): Promise<{ release(): Promise<void> }> {
     const c = client(url, 1);
@@ -188,12 +203,13 @@ describe('daemon: its sessions end, it goes on', () => {
     };
   }
   /** The session holding the job's lock, once the job waits on the blocked table. */
-  const jobSessionWaiting = (sql: Sql, key: number) => waitFor('the job to hold its lock and wait on the blocked table', async () => {
-    const holder = await lockHolderPid(sql, key);
-    return holder && (await lockWaiters(sql)).some((w) => w.app.startsWith('boosterz-db/daemon')) ? holder : undefined;
-  });
+  const jobSessionWaiting = (sql: Sql, key: number) =>
+    waitFor('the job to hold its lock and wait on the blocked table', async () => {
+      const holder = await lockHolderPid(sql, key);
+      return holder && (await lockWaiters(sql)).some((w) => w.app.startsWith('boosterz-db/daemon')) ? holder : undefined;
+    });
 
-  it('the job\'s session is terminated mid-run: the run is recorded failed, the daemon goes on, the next tick runs (exit 0)', async () => {
+  it("the job's session is terminated mid-run: the run is recorded failed, the daemon goes on, the next tick runs (exit 0)", async () => {
     await db.sql`insert into users (id, username, email) values (10, 'cut', 'cut@example.com')`; // marks the views stale
     const blocker = await lockTable(db.url, 'users');
     try {
@@ -224,7 +240,9 @@ describe('daemon: its sessions end, it goes on', () => {
   it('all of its sessions terminated at once (job, LISTEN, bookkeeping, pool) during a run: it listens again and NOTIFY still works', async () => {
     const blocker = await lockTable(db.url, 'notifications');
     try {
-      const d = await startCli(daemonArgs(db.url, ['--refresh-cron', NEVER, '--cleanup-cron', '* * * * * *', '--refresh-debounce', '200ms']));
+      const d = await startCli(
+        daemonArgs(db.url, ['--refresh-cron', NEVER, '--cleanup-cron', '* * * * * *', '--refresh-debounce', '200ms']),
+      );
       await d.until(/"event":"listen"/);
       await d.until(/"job:start"/);
       const pid = await jobSessionWaiting(db.sql, JOB_KEYS.cleanup);
@@ -233,7 +251,10 @@ describe('daemon: its sessions end, it goes on', () => {
          where datname = current_database() and application_name like 'boosterz-db/daemon%' and pid <> pg_backend_pid()`;
       expect(sessions.map((s) => s.pid)).toContain(pid);
       expect(sessions.length).toBeGreaterThanOrEqual(3); // the job's, LISTEN, bookkeeping (+ the pool's)
-      await terminate(db.sql, sessions.map((s) => s.pid));
+      await terminate(
+        db.sql,
+        sessions.map((s) => s.pid),
+      );
       await d.until(/"job:failed"/, 1, 10_000);
       await blocker.release();
       await d.until(/"event":"listen"/, 2); // listening again on a new session
@@ -247,7 +268,7 @@ describe('daemon: its sessions end, it goes on', () => {
       expect(r.stdout + r.stderr).not.toMatch(/Cannot read properties|unexpected/);
       const history = await runs();
       expect(history[0]).toMatchObject({ job: 'cleanup', outcome: 'failed' });
-      expect(history[0]!.error).toMatch(/^lost the database session of the job/);
+      expect(history[0].error).toMatch(/^lost the database session of the job/);
       expect(history.some((h) => h.job === 'cleanup' && h.outcome === 'ok')).toBe(true);
       expect(history.some((h) => h.job === 'refresh' && h.trigger === 'notify' && h.outcome === 'ok')).toBe(true);
       expect(await noRunning()).toBe(0);
@@ -271,7 +292,7 @@ describe('daemon: its sessions end, it goes on', () => {
       await blocker.release();
     }
     // its backend ends once it sees the client gone
-    await waitFor('the killed daemon\'s lock to go', async () => (await lockHolderPid(db.sql, JOB_KEYS.refresh)) === undefined);
+    await waitFor("the killed daemon's lock to go", async () => (await lockHolderPid(db.sql, JOB_KEYS.refresh)) === undefined);
     expect((await runs()).map((h) => [h.pid, h.outcome])).toEqual([[killedPid, 'running']]);
     const b = await startCli(daemonArgs(db.url, ['--refresh-cron', NEVER, '--cleanup-cron', NEVER]));
     await b.until(/daemon:start/);
@@ -281,7 +302,7 @@ describe('daemon: its sessions end, it goes on', () => {
     expect(events(r).find((e) => e.event === 'job:abandoned')).toMatchObject({ job: 'refresh', runs: [expect.any(Number)] });
     const [row] = await runs();
     expect(row).toMatchObject({ pid: killedPid, outcome: 'failed' });
-    expect(row!.error).toMatch(/^abandoned: the session that ran it ended/);
+    expect(row.error).toMatch(/^abandoned: the session that ran it ended/);
   }, 90_000);
 
   it('survives a server restart (pg_ctl restart -m fast) mid-run: the run is recorded failed, the next tick runs', async () => {
@@ -313,9 +334,11 @@ describe('daemon: its sessions end, it goes on', () => {
         const r = await d.result;
         expect(r.code).toBe(0);
         expect(r.stdout + r.stderr).not.toMatch(/Cannot read properties|unexpected/);
-        const history = await sql<{ outcome: string; error: string | null }[]>`select outcome, error from boosterz_db.job_runs order by started_at, id`;
-        expect(history[0]!.outcome).toBe('failed');
-        expect(history[0]!.error).toMatch(/^(lost the database session of the job|abandoned: )/);
+        const history = await sql<
+          { outcome: string; error: string | null }[]
+        >`select outcome, error from boosterz_db.job_runs order by started_at, id`;
+        expect(history[0].outcome).toBe('failed');
+        expect(history[0].error).toMatch(/^(lost the database session of the job|abandoned: )/);
         expect(history.some((h) => h.outcome === 'ok')).toBe(true);
         expect(await noRunning(sql)).toBe(0);
       } finally {
@@ -339,10 +362,13 @@ describe('daemon: its sessions end, it goes on', () => {
       try {
         const d = await startCli(daemonArgs(h.url, ['--refresh-cron', '* * * * * *', '--cleanup-cron', '*/2 * * * * *']));
         await d.until(/"event":"listen"/);
-        const sessions = async () => (await calm<{ pid: number }[]>`
+        const sessions = async () =>
+          (
+            await calm<{ pid: number }[]>`
           select pid from pg_stat_activity
            where datname = current_database() and application_name in ('boosterz-db/daemon:listen', 'boosterz-db/daemon:bookkeeping')
-           order by pid`).map((s) => s.pid);
+           order by pid`
+          ).map((s) => s.pid);
         const before = await sessions();
         await d.until(/"job":"refresh"[^\n]*"event":"job:done"/, 4); // more than 3 s: each session was idle past the timeout
         expect(before).toHaveLength(2);
@@ -362,7 +388,9 @@ describe('daemon: its sessions end, it goes on', () => {
         await calm.end({ timeout: 1 });
       }
     } finally {
-      await alterDatabase(h.sql, h.name, { idle_session_timeout: null, default_transaction_read_only: null, search_path: null }).catch(() => undefined);
+      await alterDatabase(h.sql, h.name, { idle_session_timeout: null, default_transaction_read_only: null, search_path: null }).catch(
+        () => undefined,
+      );
       await h.drop();
     }
   }, 90_000);
@@ -374,7 +402,8 @@ async function restartServer(pgdata: string): Promise<void> {
   const { uid, gid } = await stat(pgdata);
   await new Promise<void>((resolve, reject) => {
     const p = spawn(bins.pg_ctl, ['restart', '-D', pgdata, '-m', 'fast', '-w', '-t', '60', '-l', join(pgdata, '..', 'server.log')], {
-      stdio: 'ignore', ...(process.getuid?.() === 0 ? { uid, gid } : {}),
+      stdio: 'ignore',
+      ...(process.getuid?.() === 0 ? { uid, gid } : {}),
     });
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));

@@ -80,7 +80,8 @@ describe('--embedded', () => {
     const f = await tempFixture(undefined, {
       'migrations/0001_tables.sql': 'CREATE TABLE t (id int);\n',
       'rollback/0001_tables.sql': 'DROP TABLE IF EXISTS t;\n',
-      'migrations/0002_slow.sql': 'CREATE INDEX CONCURRENTLY t_id ON t (id);\nSELECT pg_sleep(60);\nCREATE INDEX CONCURRENTLY t_id2 ON t (id, id);\n',
+      'migrations/0002_slow.sql':
+        'CREATE INDEX CONCURRENTLY t_id ON t (id);\nSELECT pg_sleep(60);\nCREATE INDEX CONCURRENTLY t_id2 ON t (id, id);\n',
       'rollback/0002_slow.sql': 'DROP INDEX CONCURRENTLY IF EXISTS t_id2;\nDROP INDEX CONCURRENTLY IF EXISTS t_id;\n',
     });
     const { pid, result } = await runCliUntil(['migrate', '--embedded', dir, ...dirArgs(f)], /\] 0002 create index concurrently t_id /);
@@ -102,7 +103,8 @@ describe('--embedded', () => {
       children.push(c);
       return c.pid!;
     };
-    const stalePidFile = (pid: number) => writeFile(join(dir, 'cluster', 'postmaster.pid'), `${pid}\n${join(dir, 'cluster')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`);
+    const stalePidFile = (pid: number) =>
+      writeFile(join(dir, 'cluster', 'postmaster.pid'), `${pid}\n${join(dir, 'cluster')}\n0\n1\n\n127.0.0.1\n0 0\nready\n`);
     afterEach(() => {
       for (const c of children.splice(0)) c.kill('SIGKILL');
     });
@@ -159,15 +161,18 @@ describe('--embedded', () => {
     const taken = (squatter.address() as { port: number }).port;
     const picks: number[] = [];
     const lines: string[] = [];
-    const free = () => new Promise<number>((res) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => res(p));
+    const free = () =>
+      new Promise<number>((res) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const p = (s.address() as { port: number }).port;
+          s.close(() => res(p));
+        });
       });
-    });
     try {
       const srv = await startEmbedded({
-        dir, resolveFrom: ROOT, log: (l) => lines.push(l),
+        dir,
+        resolveFrom: ROOT,
+        log: (l) => lines.push(l),
         pickPort: async () => {
           const p = picks.length ? await free() : taken; // the race, made certain: another process got the first pick
           picks.push(p);

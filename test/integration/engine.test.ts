@@ -14,8 +14,12 @@ afterEach(async () => {
 
 const basic = dirArgs(fixture('basic'));
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['-d', db.url, ...args], { env });
-const tables = async () => (await db.sql<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = 'public' order by 1`).map((r) => r.t);
-const history = async () => db.sql<{ version: number; state: string }[]>`select version, state from boosterz_db.schema_history order by version`;
+const tables = async () =>
+  (await db.sql<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = 'public' order by 1`).map(
+    (r) => r.t,
+  );
+const history = async () =>
+  db.sql<{ version: number; state: string }[]>`select version, state from boosterz_db.schema_history order by version`;
 
 describe('migrate / status / rollback', () => {
   it('applies, reports status, does nothing on rerun, rolls back to 0', async () => {
@@ -23,7 +27,11 @@ describe('migrate / status / rollback', () => {
     expect(first.stderr).toMatch(/\[1\/7\] 0001 create table authors/);
     expect(first.code).toBe(0);
     expect(await tables()).toEqual(['author_books', 'authors', 'books']);
-    expect(await history()).toEqual([{ version: 1, state: 'applied' }, { version: 2, state: 'applied' }, { version: 3, state: 'applied' }]);
+    expect(await history()).toEqual([
+      { version: 1, state: 'applied' },
+      { version: 2, state: 'applied' },
+      { version: 3, state: 'applied' },
+    ]);
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.statement_journal`;
     expect(n).toBe(0);
 
@@ -68,7 +76,10 @@ describe('migrate / status / rollback', () => {
   it('streams NDJSON events ending in a summary with --json', async () => {
     const r = await cli(['migrate', '--json', ...basic]);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events[0].type).toBe('run:start');
     expect(events.filter((e) => e.type === 'statement:done')).toHaveLength(7);
     const last = events[events.length - 1];
@@ -84,7 +95,9 @@ describe('refusals', () => {
     await appendFile(join(f.migrations, '0003_view.sql'), '\n-- edited after the fact\n');
     const r = await cli(['migrate', ...dirArgs(f)]);
     expect(r.code).toBe(6);
-    expect(r.stderr.split('\n')[0]).toMatch(/^error: an applied migration differ.*0003_view.sql changed after it was applied: database [0-9a-f]{64}, file [0-9a-f]{64}$/);
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^error: an applied migration differ.*0003_view.sql changed after it was applied: database [0-9a-f]{64}, file [0-9a-f]{64}$/,
+    );
   });
 
   it('refuses a database with tables but no history, then baseline makes migrate continue', async () => {
@@ -132,13 +145,20 @@ describe('refusals', () => {
 describe('failures', () => {
   it('a failing statement in a transactional migration leaves nothing of it (exit 5)', async () => {
     const f = await tempFixture('basic');
-    await writeFile(join(f.migrations, '0003_view.sql'), 'CREATE TABLE reviews (id int primary key);\nINSERT INTO reviews VALUES (1), (1);\n');
+    await writeFile(
+      join(f.migrations, '0003_view.sql'),
+      'CREATE TABLE reviews (id int primary key);\nINSERT INTO reviews VALUES (1), (1);\n',
+    );
     const r = await cli(['migrate', ...dirArgs(f)]);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/migration 3 \(view\) failed at statement 2\/2, .*0003_view.sql:2: \[23505\]/);
     expect(r.stderr).toMatch(/nothing of migration 3 was applied/);
     expect(await tables()).toEqual(['authors', 'books']);
-    expect(await history()).toEqual([{ version: 1, state: 'applied' }, { version: 2, state: 'applied' }, { version: 3, state: 'failed' }]);
+    expect(await history()).toEqual([
+      { version: 1, state: 'applied' },
+      { version: 2, state: 'applied' },
+      { version: 3, state: 'failed' },
+    ]);
     const st = JSON.parse((await cli(['status', '--json', ...dirArgs(f)])).stdout);
     expect(st.lines[2]).toMatchObject({ state: 'failed', error: expect.stringMatching(/duplicate key/) });
   });
@@ -150,7 +170,8 @@ describe('failures', () => {
         'CREATE UNIQUE INDEX CONCURRENTLY books_title_key ON books (title);',
         'ALTER TABLE books ADD COLUMN isbn text;',
       ].join('\n'),
-      'rollback/0003_view.sql': 'ALTER TABLE books DROP COLUMN IF EXISTS isbn;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_key;\nDROP INDEX CONCURRENTLY IF EXISTS books_lower_title_idx;\n',
+      'rollback/0003_view.sql':
+        'ALTER TABLE books DROP COLUMN IF EXISTS isbn;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_key;\nDROP INDEX CONCURRENTLY IF EXISTS books_lower_title_idx;\n',
     });
     expect((await cli(['migrate', '--to', '2', ...dirArgs(f)])).code).toBe(0);
     await db.sql`insert into books (author_id, title) values (1, 'Germinal'), (1, 'Germinal')`;
@@ -158,32 +179,44 @@ describe('failures', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/failed at statement 2\/3.*\[23505\]/);
     expect(r.stderr).toMatch(/1 of 3 statements of 3 are done and journaled; fix the cause and rerun to resume at statement 2/);
-    const journal = await db.sql<{ statement_index: number }[]>`select statement_index from boosterz_db.statement_journal where version = 3`;
+    const journal = await db.sql<
+      { statement_index: number }[]
+    >`select statement_index from boosterz_db.statement_journal where version = 3`;
     expect(journal.map((j) => j.statement_index)).toEqual([0]);
     const st = JSON.parse((await cli(['status', '--json', ...dirArgs(f)])).stdout);
     expect(st.lines[2]).toMatchObject({ state: 'partial', progress: { done: 1, total: 3 } });
     // the failed unique build left an INVALID index behind
-    const [{ valid }] = await db.sql<{ valid: boolean }[]>`select indisvalid as valid from pg_index where indexrelid = 'books_title_key'::regclass`;
+    const [{ valid }] = await db.sql<
+      { valid: boolean }[]
+    >`select indisvalid as valid from pg_index where indexrelid = 'books_title_key'::regclass`;
     expect(valid).toBe(false);
 
     await db.sql`delete from books where id = (select max(id) from books)`;
     const again = await cli(['migrate', '--json', ...dirArgs(f)]);
     expect(again.code).toBe(0);
-    const events = again.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = again.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.filter((e) => e.type === 'statement:skip').map((e) => e.index)).toEqual([0]);
     expect(events.filter((e) => e.type === 'statement:done').map((e) => e.index)).toEqual([1, 2]);
     expect(events.some((e) => e.type === 'warning' && /INVALID/.test(e.message))).toBe(true);
-    const idx = await db.sql<{ name: string; valid: boolean }[]>`select c.relname as name, i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = 'books'::regclass order by 1`;
+    const idx = await db.sql<
+      { name: string; valid: boolean }[]
+    >`select c.relname as name, i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = 'books'::regclass order by 1`;
     expect(idx).toEqual([
-      { name: 'books_author_id_idx', valid: true }, { name: 'books_lower_title_idx', valid: true }, { name: 'books_pkey', valid: true },
-      { name: 'books_title_idx', valid: true }, { name: 'books_title_key', valid: true },
+      { name: 'books_author_id_idx', valid: true },
+      { name: 'books_lower_title_idx', valid: true },
+      { name: 'books_pkey', valid: true },
+      { name: 'books_title_idx', valid: true },
+      { name: 'books_title_key', valid: true },
     ]);
     expect((await history()).at(-1)).toEqual({ version: 3, state: 'applied' });
   });
 
   it('two concurrent runs: one waits for nothing and exits 4 naming the holder; nothing is applied twice', async () => {
     const f = await tempFixture(undefined, {
-      'migrations/0001_slow.sql': "CREATE TABLE slow (id int);\nSELECT pg_sleep(3);\nINSERT INTO slow VALUES (1);\n",
+      'migrations/0001_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(3);\nINSERT INTO slow VALUES (1);\n',
       'rollback/0001_slow.sql': 'DROP TABLE IF EXISTS slow;\n',
     });
     const a = cli(['migrate', ...dirArgs(f)]);
@@ -212,14 +245,16 @@ describe('connection and usage errors', () => {
     const f = await tempFixture(undefined, {
       'migrations/0001_t.sql': 'CREATE TABLE t (id int);\n',
       'rollback/0001_t.sql': '-- boosterz-lint: allow drop\nDROP TABLE IF EXISTS t;\n',
-      'migrations/0002_slow.sql': 'CREATE INDEX CONCURRENTLY t_a ON t (id);\nSELECT pg_sleep(5);\nCREATE INDEX CONCURRENTLY t_b ON t (id, id);\n',
+      'migrations/0002_slow.sql':
+        'CREATE INDEX CONCURRENTLY t_a ON t (id);\nSELECT pg_sleep(5);\nCREATE INDEX CONCURRENTLY t_b ON t (id, id);\n',
       'rollback/0002_slow.sql': 'DROP INDEX CONCURRENTLY IF EXISTS t_b;\nDROP INDEX CONCURRENTLY IF EXISTS t_a;\n',
     });
     const run = cli(['migrate', ...dirArgs(f)]);
     let killed = 0;
     for (let i = 0; i < 50 && !killed; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      const rows = await db.sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${db.name} and query like '%pg_sleep(5)%' and pid <> pg_backend_pid()`;
+      const rows =
+        await db.sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${db.name} and query like '%pg_sleep(5)%' and pid <> pg_backend_pid()`;
       killed = rows.length;
     }
     const r = await run;
@@ -235,9 +270,15 @@ describe('connection and usage errors', () => {
     const f = await tempFixture('basic');
     expect((await cli(['migrate', ...dirArgs(f)])).code).toBe(0);
     // rollback of 0002 stops part-way: its middle statement fails
-    await writeFile(join(f.rollback, '0002_indexes.sql'), 'DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION book_count(text);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n');
+    await writeFile(
+      join(f.rollback, '0002_indexes.sql'),
+      'DROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION book_count(text);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n',
+    );
     expect((await cli(['rollback', '--to', '1', '--yes', ...dirArgs(f)])).code).toBe(5);
-    await writeFile(join(f.rollback, '0002_indexes.sql'), 'SELECT 1;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION IF EXISTS book_count(bigint);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n');
+    await writeFile(
+      join(f.rollback, '0002_indexes.sql'),
+      'SELECT 1;\nDROP INDEX CONCURRENTLY IF EXISTS books_title_idx;\nDROP FUNCTION IF EXISTS book_count(bigint);\nDROP INDEX CONCURRENTLY IF EXISTS books_author_id_idx;\n',
+    );
     const r = await cli(['rollback', '--to', '1', '--yes', ...dirArgs(f)]);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/changed while its rollback was part-way/);

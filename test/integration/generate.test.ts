@@ -1,11 +1,16 @@
 import { join } from 'node:path';
-import { generate, GENERATED_TABLES, type GenerateResult, type GenerateStep } from '../../src/core/generate.js';
+import { generate, GENERATED_TABLES, type GenerateResult, type GenerateStep } from '../../src/core/bench/generate.js';
 import { migrate } from '../../src/core/migrate.js';
 import type { Sql } from '../../src/db/connection.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 const sqlDir = join(process.cwd(), 'src/sql');
-const dirs = { migrationsDir: join(process.cwd(), 'migrations'), rollbackDir: join(process.cwd(), 'rollback'), emit: () => undefined, lint: false };
+const dirs = {
+  migrationsDir: join(process.cwd(), 'migrations'),
+  rollbackDir: join(process.cwd(), 'rollback'),
+  emit: () => undefined,
+  lint: false,
+};
 const SCALE = 0.005;
 const ORPHANS = 0.05;
 
@@ -18,12 +23,17 @@ async function baselineDatabase(): Promise<TestDatabase> {
 /** md5 of a whole table in key order: equal checksums, equal data. */
 async function checksum(sql: Sql, table: string, key: string): Promise<string> {
   const [r] = await sql.unsafe(`select md5(string_agg(t::text, ',' order by ${key})) as sum from ${table} t`);
-  return r!.sum as string;
+  return r.sum as string;
 }
 
 const CHECKED: [string, string][] = [
-  ['users', 'id'], ['checklist_cards', 'id'], ['cards', 'id'], ['post_likes', 'post_id, user_id'],
-  ['conversation_participants', 'conversation_id, user_id'], ['messages', 'id'], ['notifications', 'id'],
+  ['users', 'id'],
+  ['checklist_cards', 'id'],
+  ['cards', 'id'],
+  ['post_likes', 'post_id, user_id'],
+  ['conversation_participants', 'conversation_id, user_id'],
+  ['messages', 'id'],
+  ['notifications', 'id'],
 ];
 
 describe('generate', () => {
@@ -44,14 +54,14 @@ describe('generate', () => {
     expect(result.tables.map((t) => t.table)).toEqual([...GENERATED_TABLES]);
     for (const t of result.tables) expect(t.rows).toBeGreaterThan(0);
     const [r] = await a.sql`select count(*)::int as n from cards`;
-    expect(rows('cards')).toBe(r!.n);
+    expect(rows('cards')).toBe(r.n);
     expect(result.totalRows).toBe(result.tables.reduce((n, t) => n + t.rows, 0));
   });
 
   it('reports every step in file order, with the rows it inserted', () => {
     expect(steps.map((s) => s.index)).toEqual(steps.map((_, i) => i));
     expect(steps.every((s) => s.total === steps.length && s.ms >= 0)).toBe(true);
-    expect(steps[0]!.table).toBe('helpers');
+    expect(steps[0].table).toBe('helpers');
     expect(steps.at(-1)!.table).toBe('analyze');
     expect(steps.find((s) => s.table === 'users')!.rows).toBe(rows('users'));
     const cardSteps = steps.filter((s) => s.table === 'cards' || s.table === 'completed_sets');
@@ -80,13 +90,14 @@ describe('generate', () => {
     const [r] = await a.sql`
       with per_user as (select user_id, count(*) as n from cards group by user_id)
       select max(n)::int as top, percentile_disc(0.5) within group (order by n)::int as median from per_user`;
-    expect(r!.top).toBeGreaterThan(20 * r!.median);
+    expect(r.top).toBeGreaterThan(20 * r.median);
     const [f] = await a.sql`
       with per_user as (select followed_id, count(*) as n from follows group by followed_id)
       select max(n)::int as top, percentile_disc(0.5) within group (order by n)::int as median from per_user`;
-    expect(f!.top).toBeGreaterThan(5 * f!.median); // with 100 users, the top one is followed by nearly all
-    const [c] = await a.sql`select min(total_cards)::int as smallest, max(total_cards)::int as biggest from collections where total_cards > 0`;
-    expect(c!.biggest).toBeGreaterThan(3 * c!.smallest);
+    expect(f.top).toBeGreaterThan(5 * f.median); // with 100 users, the top one is followed by nearly all
+    const [c] =
+      await a.sql`select min(total_cards)::int as smallest, max(total_cards)::int as biggest from collections where total_cards > 0`;
+    expect(c.biggest).toBeGreaterThan(3 * c.smallest);
   });
 
   it('makes variants point at base cards, and some users complete a collection', async () => {
@@ -96,16 +107,16 @@ describe('generate', () => {
                                and b.card_number = v.card_number and b.player_name = v.player_name)::int as on_their_base
         from checklist_cards v left join checklist_cards b on b.id = v.base_card_id
        where v.base_card_id is not null`;
-    expect(v!.variants).toBeGreaterThan(0);
+    expect(v.variants).toBeGreaterThan(0);
     const [o] = await a.sql`select count(*)::int as n from checklist_cards where base_card_id > (select max(id) from checklist_cards)`;
-    expect(v!.on_their_base).toBe(v!.variants - o!.n);
+    expect(v.on_their_base).toBe(v.variants - o.n);
     const [done] = await a.sql`
       select count(*)::int as n from (
         select c.user_id, c.collection_id
           from cards c join checklist_cards cc on cc.id = c.checklist_card_id and cc.collection_id = c.collection_id
          group by 1, 2
         having count(distinct cc.id) = (select count(*) from checklist_cards x where x.collection_id = c.collection_id)) s`;
-    expect(done!.n).toBeGreaterThan(0);
+    expect(done.n).toBeGreaterThan(0);
   });
 
   it('points the requested fraction of checklist references at checklist cards that do not exist', async () => {
@@ -118,9 +129,9 @@ describe('generate', () => {
              count(*) filter (where not exists (select 1 from checklist_cards cc where cc.id = refs.ref))::int as orphans,
              count(*) filter (where refs.ref > (select max(id) from checklist_cards))::int as above_max
         from refs`;
-    expect(r!.orphans).toBe(r!.above_max);
-    expect(r!.orphans / r!.refs).toBeGreaterThan(ORPHANS * 0.7);
-    expect(r!.orphans / r!.refs).toBeLessThan(ORPHANS * 1.3);
+    expect(r.orphans).toBe(r.above_max);
+    expect(r.orphans / r.refs).toBeGreaterThan(ORPHANS * 0.7);
+    expect(r.orphans / r.refs).toBeLessThan(ORPHANS * 1.3);
   });
 
   it('keeps the data consistent: owned cards in their collection, senders take part, likes after posts', async () => {
@@ -138,8 +149,8 @@ describe('generate', () => {
 
   it('moves the identity sequences past the generated ids', async () => {
     const [u] = await a.sql`insert into users (username, email) values ('late', 'late@example.test') returning id`;
-    expect(Number(u!.id)).toBe(rows('users') + 1);
-    await a.sql`delete from users where id = ${u!.id}`;
+    expect(Number(u.id)).toBe(rows('users') + 1);
+    await a.sql`delete from users where id = ${u.id}`;
   });
 
   it('generates the same data for the same seed, other data for another seed', async () => {
@@ -160,13 +171,19 @@ describe('generate', () => {
   });
 
   it('refuses tables that already have rows', async () => {
-    await expect(generate(a.sql, { scale: SCALE, sqlDir })).rejects.toMatchObject({ exitCode: 6, message: expect.stringMatching(/already have rows/) });
+    await expect(generate(a.sql, { scale: SCALE, sqlDir })).rejects.toMatchObject({
+      exitCode: 6,
+      message: expect.stringMatching(/already have rows/),
+    });
   });
 
   it('refuses a database without the baseline schema, and bad options', async () => {
     const empty = await freshDatabase('gen');
     try {
-      await expect(generate(empty.sql, { scale: SCALE, sqlDir })).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/missing/) });
+      await expect(generate(empty.sql, { scale: SCALE, sqlDir })).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/missing/),
+      });
       await expect(generate(empty.sql, { scale: 0, sqlDir })).rejects.toMatchObject({ exitCode: 2 });
       await expect(generate(empty.sql, { scale: 101, sqlDir })).rejects.toMatchObject({ exitCode: 2 });
       await expect(generate(empty.sql, { scale: 1, seed: 1.5, sqlDir })).rejects.toMatchObject({ exitCode: 2 });

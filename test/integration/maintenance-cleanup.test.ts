@@ -63,7 +63,9 @@ describe('cleanup', () => {
   it('on a database without the migrations: exit 6, apply the migrations first', async () => {
     const r = await cli(['cleanup']);
     expect(r.code).toBe(6);
-    expect(r.stderr.split('\n')[0]).toBe('error: cleanup_old_data() is not in this database: apply the migrations first (`boosterz-db migrate`)');
+    expect(r.stderr.split('\n')[0]).toBe(
+      'error: cleanup_old_data() is not in this database: apply the migrations first (`boosterz-db migrate`)',
+    );
   });
 
   it('--dry-run counts per table what the policy would delete, and deletes nothing', async () => {
@@ -73,7 +75,12 @@ describe('cleanup', () => {
     const r = await cli(['cleanup', '--dry-run', '--json']);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ dryRun: true, batches: 0, stoppedBy: 'done', tables: { notifications: 11, sessions: 9, activity_log: 13 } });
+    expect(doc).toMatchObject({
+      dryRun: true,
+      batches: 0,
+      stoppedBy: 'done',
+      tables: { notifications: 11, sessions: 9, activity_log: 13 },
+    });
     expect(await ids()).toEqual(before);
 
     const text = await cli(['cleanup', '--dry-run']);
@@ -87,7 +94,12 @@ describe('cleanup', () => {
   it('--max-runtime: the first batch runs, then it stops and says the next run continues', async () => {
     const r = await cli(['cleanup', '--batch-size', '4', '--max-runtime', '0', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: false, batches: 1, stoppedBy: 'max-runtime', tables: { notifications: 4, sessions: 4, activity_log: 4 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      dryRun: false,
+      batches: 1,
+      stoppedBy: 'max-runtime',
+      tables: { notifications: 4, sessions: 4, activity_log: 4 },
+    });
     const left = await ids();
     for (const t of ['notifications', 'sessions', 'activity_log'] as const) {
       expect(left[t]).toEqual(expect.arrayContaining(kept[t]));
@@ -99,11 +111,20 @@ describe('cleanup', () => {
     // left: 7 notifications, 5 sessions, 9 activity rows; batches of 4: 4/4/4, 3/1/4, 0/0/1
     const r = await cli(['cleanup', '--batch-size', '4', '--json', '--verbose']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: false, batches: 3, stoppedBy: 'done', tables: { notifications: 7, sessions: 5, activity_log: 9 } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      dryRun: false,
+      batches: 3,
+      stoppedBy: 'done',
+      tables: { notifications: 7, sessions: 5, activity_log: 9 },
+    });
     expect(r.stderr).toMatch(/batch 1: notifications 4, sessions 4, activity_log 4/);
     expect(r.stderr).toMatch(/batch 2: notifications 3, sessions 1, activity_log 4/);
     expect(r.stderr).toMatch(/batch 3: notifications 0, sessions 0, activity_log 1/);
-    expect(await ids()).toEqual({ notifications: sorted(kept.notifications), sessions: sorted(kept.sessions), activity_log: kept.activity_log });
+    expect(await ids()).toEqual({
+      notifications: sorted(kept.notifications),
+      sessions: sorted(kept.sessions),
+      activity_log: kept.activity_log,
+    });
   });
 
   it('a rerun finds nothing: a summary with zeros, exit 0', async () => {
@@ -112,7 +133,11 @@ describe('cleanup', () => {
     expect(r.stdout).toMatch(/│ table\s+│ rows deleted │/);
     expect(r.stdout).toMatch(/│ sessions\s+│ 0\s+│/);
     expect(r.stdout).toMatch(/^0 row\(s\) deleted in 1 batch\(es\), \d+(ms|\.\ds)$/m);
-    expect(await ids()).toEqual({ notifications: sorted(kept.notifications), sessions: sorted(kept.sessions), activity_log: kept.activity_log });
+    expect(await ids()).toEqual({
+      notifications: sorted(kept.notifications),
+      sessions: sorted(kept.sessions),
+      activity_log: kept.activity_log,
+    });
   });
 
   it('skips rows the application holds locked, and deletes them on the next run', async () => {
@@ -164,7 +189,9 @@ describe('cleanup: the session that holds the lock does the work', () => {
     }
     expect(early).toBeDefined();
     expect(r.code).toBe(5);
-    expect(r.stderr.split('\n')[0]).toMatch(/^error: lost the database session that held the lock of the cleanup \(pid \d+\): cleanup batch 1 failed: /);
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^error: lost the database session that held the lock of the cleanup \(pid \d+\): cleanup batch 1 failed: /,
+    );
     expect(r.stderr).not.toMatch(/Cannot read properties|unexpected/);
     expect((await ids()).notifications).toContain(60);
     expect(await lockHolderPid(db.sql, JOB_KEYS.cleanup)).toBeUndefined();

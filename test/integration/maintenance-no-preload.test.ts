@@ -21,10 +21,12 @@ async function binaries(): Promise<{ initdb: string; pg_ctl: string }> {
 
 async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
-    const s = createServer().once('error', rej).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
+    const s = createServer()
+      .once('error', rej)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => res(port));
+      });
   });
 }
 
@@ -43,8 +45,22 @@ beforeAll(async () => {
   }
   await run(bins.initdb, ['-D', join(dir, 'cluster'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], asServer);
   const port = await freePort();
-  await run(pgCtl, ['-D', join(dir, 'cluster'), '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start',
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off`], asServer);
+  await run(
+    pgCtl,
+    [
+      '-D',
+      join(dir, 'cluster'),
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+      '-o',
+      `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off`,
+    ],
+    asServer,
+  );
   url = `postgres://postgres@127.0.0.1:${port}/postgres`;
 });
 afterAll(async () => {
@@ -58,7 +74,9 @@ describe('a server without pg_stat_statements in shared_preload_libraries', () =
   it('report slow-queries without the extension: how to preload and create it, exit 1', async () => {
     const r = await cli(['report', 'slow-queries']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe('error: pg_stat_statements is not installed in this database: add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database');
+    expect(r.stderr.trim()).toBe(
+      'error: pg_stat_statements is not installed in this database: add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database',
+    );
   });
 
   it('report slow-queries with the extension created but not loaded: one line, exit 1, no stack trace', async () => {
@@ -70,15 +88,19 @@ describe('a server without pg_stat_statements in shared_preload_libraries', () =
     }
     const r = await cli(['report', 'slow-queries', '--fail-mean-ms', '100']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe('error: pg_stat_statements is installed but not loaded: add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database');
+    expect(r.stderr.trim()).toBe(
+      'error: pg_stat_statements is installed but not loaded: add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database',
+    );
   });
 
   it('doctor: advice to preload it', async () => {
     const r = await cli(['doctor', '--server-memory', '4GB', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).lines.find((l: { topic: string }) => l.topic === 'pg_stat_statements')).toEqual({
-      topic: 'pg_stat_statements', verdict: 'advice',
-      message: 'not in shared_preload_libraries: add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart (report slow-queries fails and slow_queries_monitor is empty until then)',
+      topic: 'pg_stat_statements',
+      verdict: 'advice',
+      message:
+        'not in shared_preload_libraries: add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart (report slow-queries fails and slow_queries_monitor is empty until then)',
     });
   });
 

@@ -63,9 +63,15 @@ describe(`maintenance commands run by a role without privileges`, () => {
       'privileges: settings': 'advice',
     });
     const msg = (t: string) => doc.lines.find((l) => l.topic === t)!.message;
-    expect(msg('privileges: history schema')).toMatch(new RegExp(`^${ROLE} cannot use or write the history schema boosterz_db \\(GRANT USAGE, CREATE ON SCHEMA boosterz_db`));
-    expect(msg('privileges: cleanup')).toBe(`needs SELECT, UPDATE, DELETE on notifications, sessions, activity_log (GRANT SELECT, UPDATE, DELETE ON notifications, sessions, activity_log TO ${ROLE})`);
-    expect(msg('privileges: refresh-views')).toMatch(/public\.collection_completion_optimized, public\.user_stats_optimized; cannot read and clear materialized_view_stale_marks/);
+    expect(msg('privileges: history schema')).toMatch(
+      new RegExp(`^${ROLE} cannot use or write the history schema boosterz_db \\(GRANT USAGE, CREATE ON SCHEMA boosterz_db`),
+    );
+    expect(msg('privileges: cleanup')).toBe(
+      `needs SELECT, UPDATE, DELETE on notifications, sessions, activity_log (GRANT SELECT, UPDATE, DELETE ON notifications, sessions, activity_log TO ${ROLE})`,
+    );
+    expect(msg('privileges: refresh-views')).toMatch(
+      /public\.collection_completion_optimized, public\.user_stats_optimized; cannot read and clear materialized_view_stale_marks/,
+    );
     // the role cannot read shared_preload_libraries: the extension's answer tells instead
     expect(doc.lines.find((l) => l.topic === 'pg_stat_statements')).toMatchObject({ verdict: 'ok' });
     const text = await asLimited(['doctor', '--server-memory', '16GB']);
@@ -78,14 +84,16 @@ describe(`maintenance commands run by a role without privileges`, () => {
     const r = await asLimited(['verify']);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toBe(`✗ migrations applied without error — cannot read boosterz_db.schema_history: permission denied for schema boosterz_db (GRANT USAGE ON SCHEMA boosterz_db TO ${ROLE}; GRANT SELECT ON boosterz_db.schema_history TO ${ROLE})`);
+    expect(lines[0]).toBe(
+      `✗ migrations applied without error — cannot read boosterz_db.schema_history: permission denied for schema boosterz_db (GRANT USAGE ON SCHEMA boosterz_db TO ${ROLE}; GRANT SELECT ON boosterz_db.schema_history TO ${ROLE})`,
+    );
     expect(lines).toContain('✗ get_user_stats answers — [42501] permission denied for table users');
     // what the catalog shows anyone still passes
     expect(lines).toContain('✓ every index of the migrations present, valid and as the migration defines it — 59/59 valid');
     noStack(r.stderr);
   });
 
-  it('report slow-queries: works, warns that other roles\' statements are hidden', async () => {
+  it("report slow-queries: works, warns that other roles' statements are hidden", async () => {
     const r = await asLimited(['report', 'slow-queries']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/│ <insufficient privilege>\s+│/);
@@ -102,19 +110,23 @@ describe(`maintenance commands run by a role without privileges`, () => {
   });
 
   it('refresh-views: refused (exit 6) with the GRANT to run, nothing refreshed; MAINTAIN (17+) is enough', async () => {
-    const marks = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from materialized_view_stale_marks`)[0]!.n;
+    const marks = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from materialized_view_stale_marks`)[0].n;
     const before = await marks();
     expect(before).toBeGreaterThan(0);
     const r = await asLimited(['refresh-views', '--all']);
     expect(r.code).toBe(6);
-    expect(r.stderr.split('\n')[0]).toBe(`error: ${ROLE} may not read and clear the stale marks in materialized_view_stale_marks: nothing was refreshed`);
+    expect(r.stderr.split('\n')[0]).toBe(
+      `error: ${ROLE} may not read and clear the stale marks in materialized_view_stale_marks: nothing was refreshed`,
+    );
     expect(r.stderr).toMatch(new RegExp(`GRANT SELECT, DELETE ON materialized_view_stale_marks TO ${ROLE}`));
     noStack(r.stderr);
 
     await db.sql.unsafe(`grant select, delete on materialized_view_stale_marks to ${ROLE}`);
     const owner = await asLimited(['refresh-views', '--all']);
     expect(owner.code).toBe(6);
-    expect(owner.stderr.split('\n')[0]).toBe(`error: ${ROLE} may not refresh public.collection_completion_optimized, public.user_stats_optimized: only the owner can (or a role with MAINTAIN, PostgreSQL 17+); nothing was refreshed`);
+    expect(owner.stderr.split('\n')[0]).toBe(
+      `error: ${ROLE} may not refresh public.collection_completion_optimized, public.user_stats_optimized: only the owner can (or a role with MAINTAIN, PostgreSQL 17+); nothing was refreshed`,
+    );
     expect(await marks()).toBe(before);
 
     if (serverMajor >= 17) {
@@ -131,7 +143,7 @@ describe(`maintenance commands run by a role without privileges`, () => {
   });
 
   it('cleanup: refused (exit 6) with the GRANT to run, nothing deleted; with the grants it runs', async () => {
-    const count = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from notifications`)[0]!.n;
+    const count = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from notifications`)[0].n;
     const dry = await asLimited(['cleanup', '--dry-run']);
     expect(dry.code).toBe(6);
     expect(dry.stderr.split('\n')[0]).toBe(`error: ${ROLE} lacks SELECT on notifications, sessions, activity_log: nothing was counted`);
@@ -145,7 +157,9 @@ describe(`maintenance commands run by a role without privileges`, () => {
 
     const r = await asLimited(['cleanup']);
     expect(r.code).toBe(6);
-    expect(r.stderr.split('\n')[0]).toBe(`error: ${ROLE} lacks UPDATE, DELETE on notifications, sessions, activity_log: nothing was deleted`);
+    expect(r.stderr.split('\n')[0]).toBe(
+      `error: ${ROLE} lacks UPDATE, DELETE on notifications, sessions, activity_log: nothing was deleted`,
+    );
     expect(await count()).toBe(2);
 
     await db.sql.unsafe(`grant update, delete on notifications, sessions, activity_log to ${ROLE}`);

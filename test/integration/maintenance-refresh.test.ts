@@ -18,13 +18,20 @@ afterAll(async () => {
 });
 
 const cli = (args: string[]) => runCli(['-d', db.url, ...args]);
-interface Refreshed { view: string; mode: string; wasStale: boolean; rows: number; reason?: string }
+interface Refreshed {
+  view: string;
+  mode: string;
+  wasStale: boolean;
+  rows: number;
+  reason?: string;
+}
 const refreshJson = async (args: string[]) => {
   const r = await cli(['refresh-views', '--json', ...args]);
   expect(r.code).toBe(0);
   return { ...r, doc: JSON.parse(r.stdout) as { refreshed: Refreshed[]; views: { name: string; stale: boolean }[] } };
 };
-const marks = async () => (await db.sql<{ v: string }[]>`select distinct view_name as v from materialized_view_stale_marks order by 1`).map((r) => r.v);
+const marks = async () =>
+  (await db.sql<{ v: string }[]>`select distinct view_name as v from materialized_view_stale_marks order by 1`).map((r) => r.v);
 const userStats = async () => db.sql<{ user_id: string; total_cards: string; posts_count: string; collections_completed: string }[]>`
   select user_id::text, total_cards::text, posts_count::text, collections_completed::text from user_stats_optimized order by user_id`;
 /** What user_stats_optimized must hold: the same numbers computed live from the tables. */
@@ -43,7 +50,10 @@ describe('refresh-views', () => {
       ['public.user_stats_optimized', 'concurrently', true, 2],
     ]);
     expect(await marks()).toEqual([]);
-    expect((await userStats()).map((u) => [u.user_id, u.total_cards, u.collections_completed])).toEqual([['1', '2', '1'], ['2', '1', '0']]);
+    expect((await userStats()).map((u) => [u.user_id, u.total_cards, u.collections_completed])).toEqual([
+      ['1', '2', '1'],
+      ['2', '1', '0'],
+    ]);
   });
 
   it('with nothing stale, refreshes nothing and says so (exit 0)', async () => {
@@ -75,14 +85,20 @@ describe('refresh-views', () => {
     const before = await userStats();
     const r = await cli(['refresh-views', 'user_stats_optimized', 'no_such_view']);
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe('error: unknown materialized view(s): no_such_view (known: collection_completion_optimized, user_stats_optimized)');
+    expect(r.stderr.split('\n')[0]).toBe(
+      'error: unknown materialized view(s): no_such_view (known: collection_completion_optimized, user_stats_optimized)',
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(await marks()).toEqual(['collection_completion_optimized', 'user_stats_optimized']);
     expect(await userStats()).toEqual(before);
   });
 
   it('a name is never spliced into SQL', async () => {
-    const r = await cli(['refresh-views', 'user_stats_optimized; drop table posts; --', 'user_stats_optimized" cascade; drop table posts; --']);
+    const r = await cli([
+      'refresh-views',
+      'user_stats_optimized; drop table posts; --',
+      'user_stats_optimized" cascade; drop table posts; --',
+    ]);
     expect(r.code).toBe(2);
     const [{ ok }] = await db.sql<{ ok: boolean }[]>`select to_regclass('posts') is not null as ok`;
     expect(ok).toBe(true);
@@ -97,7 +113,9 @@ describe('refresh-views', () => {
     ]);
     expect(r.stderr).toMatch(/warning: public\.user_stats_optimized: not populated yet \(first fill\)/);
     expect(r.stderr).not.toMatch(/collection_completion_optimized: /);
-    const [{ populated }] = await db.sql<{ populated: boolean }[]>`select ispopulated as populated from pg_matviews where matviewname = 'user_stats_optimized'`;
+    const [{ populated }] = await db.sql<
+      { populated: boolean }[]
+    >`select ispopulated as populated from pg_matviews where matviewname = 'user_stats_optimized'`;
     expect(populated).toBe(true);
     expect((await userStats()).find((u) => u.user_id === '2')!.total_cards).toBe('2');
     expect(await marks()).toEqual([]);
@@ -136,7 +154,9 @@ describe('refresh-views', () => {
       return cli(['refresh-views', '--lock-timeout', '200ms']);
     });
     expect(r.code).toBe(5);
-    expect(r.stderr.split('\n')[0]).toMatch(/^error: refresh of public\.user_stats_optimized failed: \[55P03\] canceling statement due to lock timeout/);
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^error: refresh of public\.user_stats_optimized failed: \[55P03\] canceling statement due to lock timeout/,
+    );
     expect(r.stderr).toMatch(/retry later or raise --lock-timeout/);
     expect(await marks()).toEqual(['user_stats_optimized']);
     expect((await cli(['refresh-views'])).code).toBe(0);
@@ -158,7 +178,9 @@ describe('refresh-views', () => {
     await db.sql`create unique index bz_slow_id_key on bz_slow (id)`;
     const r = await cli(['refresh-views', 'bz_slow', '--statement-timeout', '100ms']);
     expect(r.code).toBe(5);
-    expect(r.stderr.split('\n')[0]).toMatch(/^error: refresh of public\.bz_slow failed: \[57014\] canceling statement due to statement timeout/);
+    expect(r.stderr.split('\n')[0]).toMatch(
+      /^error: refresh of public\.bz_slow failed: \[57014\] canceling statement due to statement timeout/,
+    );
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from bz_slow`;
     expect(n).toBe(3);
     await db.sql`drop materialized view bz_slow`;
@@ -193,7 +215,9 @@ describe('refresh-views', () => {
     expect(writes).toBeGreaterThanOrEqual(20);
     // every committed write is in the last refresh or left a mark; one more refresh of the stale views catches up
     expect((await cli(['refresh-views'])).code).toBe(0);
-    expect((await userStats()).map(({ user_id, total_cards, posts_count }) => ({ user_id, total_cards, posts_count }))).toEqual(await liveStats());
+    expect((await userStats()).map(({ user_id, total_cards, posts_count }) => ({ user_id, total_cards, posts_count }))).toEqual(
+      await liveStats(),
+    );
   });
 });
 
@@ -228,7 +252,8 @@ describe('refresh-views: the session that holds the lock does the work', () => {
   afterAll(async () => {
     await h.drop();
   });
-  const stale = async () => (await h.sql<{ v: string }[]>`select distinct view_name as v from materialized_view_stale_marks order by 1`).map((r) => r.v);
+  const stale = async () =>
+    (await h.sql<{ v: string }[]>`select distinct view_name as v from materialized_view_stale_marks order by 1`).map((r) => r.v);
   /**
    * Runs refresh-views while `users` is locked; `during` gets the pid of the session holding the refresh lock.
    * With `early`, the blocker stays up to 10 s more: does the CLI end without it going?
@@ -245,7 +270,9 @@ describe('refresh-views: the session that holds the lock does the work', () => {
       });
       await during(holder);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const ended = early ? await Promise.race([c.result, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000)))]) : undefined;
+      const ended = early
+        ? await Promise.race([c.result, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000)))])
+        : undefined;
       clearTimeout(timer);
       await blocker`rollback`;
       return { ended, r: await c.result };

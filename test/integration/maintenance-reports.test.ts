@@ -53,7 +53,8 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
       'create index bz_probe_b_again_idx on bz_probe (b)', // identical to bz_probe_unused_idx, newer
       'create index bz_probe_code_idx on bz_probe (code)', // same as the unique constraint's index
       'create unique index bz_probe_code_uniq on bz_probe (code)', // a second unique index on code
-    ]) await db.sql.unsafe(ddl);
+    ])
+      await db.sql.unsafe(ddl);
     await db.sql`insert into bz_probe (id, a, b, c, code) values (1, 1, 1, 1, 'x'), (2, 1, 2, 2, 'y'), (3, 2, 3, 3, 'z')`;
     // a failed CONCURRENTLY build (duplicates in a) leaves an INVALID index behind
     await expect(db.sql`create unique index concurrently bz_probe_bad_uq on bz_probe (a)`).rejects.toMatchObject({ code: '23505' });
@@ -75,7 +76,9 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
       conn.release();
     }
     await until('the scan to reach the statistics', async () => {
-      const [{ n }] = await db.sql<{ n: string }[]>`select idx_scan::text as n from pg_stat_user_indexes where indexrelname = 'bz_probe_used_idx'`;
+      const [{ n }] = await db.sql<
+        { n: string }[]
+      >`select idx_scan::text as n from pg_stat_user_indexes where indexrelname = 'bz_probe_used_idx'`;
       return Number(n) > 0;
     });
   });
@@ -84,11 +87,21 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
     const r = await json(['report', 'unused-indexes']);
     const probe = r.indexes.filter((i: { table: string }) => i.table === 'bz_probe');
     expect(probe.map((i: { index: string }) => i.index).sort()).toEqual([
-      'bz_probe_a_b_idx', 'bz_probe_a_hash_idx', 'bz_probe_a_idx', 'bz_probe_a_pos_idx', 'bz_probe_b_again_idx',
-      'bz_probe_b_desc_idx', 'bz_probe_code_idx', 'bz_probe_code_lower_idx', 'bz_probe_unused_idx',
+      'bz_probe_a_b_idx',
+      'bz_probe_a_hash_idx',
+      'bz_probe_a_idx',
+      'bz_probe_a_pos_idx',
+      'bz_probe_b_again_idx',
+      'bz_probe_b_desc_idx',
+      'bz_probe_code_idx',
+      'bz_probe_code_lower_idx',
+      'bz_probe_unused_idx',
     ]);
     expect(probe.find((i: { index: string }) => i.index === 'bz_probe_unused_idx')).toMatchObject({
-      schema: 'public', scans: 0, tuples_read: 0, ...(serverVersion >= 160000 ? { last_idx_scan: null } : {}),
+      schema: 'public',
+      scans: 0,
+      tuples_read: 0,
+      ...(serverVersion >= 160000 ? { last_idx_scan: null } : {}),
       definition: 'CREATE INDEX bz_probe_unused_idx ON public.bz_probe USING btree (b)',
       drop: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_unused_idx";',
     });
@@ -96,7 +109,11 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
     // the migrations' FK indexes serve foreign keys: never reported
     const names = r.indexes.map((i: { index: string }) => i.index);
     expect(names).not.toEqual(expect.arrayContaining(['cards_checklist_card_user_idx']));
-    expect(names.filter((n: string) => ['checklist_cards_base_card_id_idx', 'cards_checklist_card_user_idx', 'personal_cards_checklist_card_id_idx'].includes(n))).toEqual([]);
+    expect(
+      names.filter((n: string) =>
+        ['checklist_cards_base_card_id_idx', 'cards_checklist_card_user_idx', 'personal_cards_checklist_card_id_idx'].includes(n),
+      ),
+    ).toEqual([]);
     expect(names).toContain('users_created_at_idx');
     // statistics were reset just now
     expect(r).toMatchObject({ statsSource: 'stats_reset', statsTooYoung: true });
@@ -109,8 +126,12 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
     expect(r.stderr).toMatch(/warning: usage statistics were reset .* \(0\.0 days ago\): younger than 7 days/);
     // "last scan" (last_idx_scan) exists from PostgreSQL 16 on
     const last = serverVersion >= 160000;
-    expect(r.stdout).toMatch(new RegExp(`│ index\\s+│ table\\s+│ size\\s+│ scans\\s+│ tuples read\\s+│${last ? ' last scan\\s+│' : '\\n'}`));
-    expect(r.stdout).toMatch(new RegExp(`│ public\\.bz_probe_unused_idx\\s+│ bz_probe\\s+│ [\\d.]+ kB\\s+│ 0\\s+│ 0\\s+│${last ? ' never\\s+│' : '\\n'}`));
+    expect(r.stdout).toMatch(
+      new RegExp(`│ index\\s+│ table\\s+│ size\\s+│ scans\\s+│ tuples read\\s+│${last ? ' last scan\\s+│' : '\\n'}`),
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(`│ public\\.bz_probe_unused_idx\\s+│ bz_probe\\s+│ [\\d.]+ kB\\s+│ 0\\s+│ 0\\s+│${last ? ' never\\s+│' : '\\n'}`),
+    );
     expect(r.stdout).toMatch(/^ {2}DROP INDEX CONCURRENTLY IF EXISTS "public"\."bz_probe_unused_idx";$/m);
     const [{ ok }] = await db.sql<{ ok: boolean }[]>`select to_regclass('bz_probe_unused_idx') is not null as ok`;
     expect(ok).toBe(true);
@@ -119,7 +140,14 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
   it('duplicate-indexes: leading prefixes and identical indexes, one line each; other method, predicate, expression or order are not duplicates', async () => {
     const r = await json(['report', 'duplicate-indexes']);
     // nothing else in the migrated schema is a duplicate (the migrations promise it)
-    expect(r.indexes.map((d: { index: string; covered_by: string; constraint: string | null; drop: string }) => [d.index, d.covered_by, d.constraint, d.drop])).toEqual([
+    expect(
+      r.indexes.map((d: { index: string; covered_by: string; constraint: string | null; drop: string }) => [
+        d.index,
+        d.covered_by,
+        d.constraint,
+        d.drop,
+      ]),
+    ).toEqual([
       ['bz_probe_a_idx', 'bz_probe_a_b_idx', null, 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_a_idx";'],
       ['bz_probe_b_again_idx', 'bz_probe_unused_idx', null, 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_b_again_idx";'],
       ['bz_probe_code_idx', 'bz_probe_code_key', null, 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_code_idx";'],
@@ -136,9 +164,9 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
     await db.sql`alter table bz_twins add constraint bz_twins_code_key2 unique (code)`;
     try {
       const r = await json(['report', 'duplicate-indexes']);
-      expect(r.indexes.filter((d: { table: string }) => d.table === 'bz_twins').map((d: { index: string; drop: string }) => [d.index, d.drop])).toEqual([
-        ['bz_twins_code_key2', 'ALTER TABLE "public"."bz_twins" DROP CONSTRAINT "bz_twins_code_key2";'],
-      ]);
+      expect(
+        r.indexes.filter((d: { table: string }) => d.table === 'bz_twins').map((d: { index: string; drop: string }) => [d.index, d.drop]),
+      ).toEqual([['bz_twins_code_key2', 'ALTER TABLE "public"."bz_twins" DROP CONSTRAINT "bz_twins_code_key2";']]);
     } finally {
       await db.sql`drop table bz_twins`;
     }
@@ -159,11 +187,16 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
         return ok;
       });
       const r = await json(['report', 'invalid-indexes']);
-      expect(r.indexes).toEqual([{
-        schema: 'public', table: 'bz_probe', index: 'bz_probe_bad_uq', bytes: expect.any(Number),
-        definition: 'CREATE UNIQUE INDEX bz_probe_bad_uq ON public.bz_probe USING btree (a)',
-        drop: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_bad_uq";',
-      }]);
+      expect(r.indexes).toEqual([
+        {
+          schema: 'public',
+          table: 'bz_probe',
+          index: 'bz_probe_bad_uq',
+          bytes: expect.any(Number),
+          definition: 'CREATE UNIQUE INDEX bz_probe_bad_uq ON public.bz_probe USING btree (a)',
+          drop: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."bz_probe_bad_uq";',
+        },
+      ]);
     } finally {
       await writer`commit`;
       writer.release();
@@ -171,7 +204,9 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
     expect(await building).toBe('built');
     const text = await cli(['report', 'invalid-indexes']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/│ public\.bz_probe_bad_uq\s+│ bz_probe\s+│ .* │ CREATE UNIQUE INDEX bz_probe_bad_uq ON public\.bz_probe USING btree \(a\) │/);
+    expect(text.stdout).toMatch(
+      /│ public\.bz_probe_bad_uq\s+│ bz_probe\s+│ .* │ CREATE UNIQUE INDEX bz_probe_bad_uq ON public\.bz_probe USING btree \(a\) │/,
+    );
     expect(text.stdout).toMatch(/^ {2}DROP INDEX CONCURRENTLY IF EXISTS "public"\."bz_probe_bad_uq";$/m);
     // the reports never drop anything
     const [{ ok }] = await db.sql<{ ok: boolean }[]>`select to_regclass('bz_probe_bad_uq') is not null as ok`;
@@ -179,7 +214,11 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
   });
 
   it('on a database with nothing to report: one line each, exit 0', async () => {
-    for (const [what, line] of [['unused-indexes', /^no unused index \(statistics since /], ['duplicate-indexes', /^no duplicate index$/], ['invalid-indexes', /^no invalid index$/]] as const) {
+    for (const [what, line] of [
+      ['unused-indexes', /^no unused index \(statistics since /],
+      ['duplicate-indexes', /^no duplicate index$/],
+      ['invalid-indexes', /^no invalid index$/],
+    ] as const) {
       const r = await cli(['report', what], other.url);
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toMatch(line);
@@ -194,7 +233,8 @@ describe('report slow-queries', () => {
   const LONG_NORMALISED = `select pg_sleep($1), ${Array.from({ length: 25 }, (_, i) => `x + $${i + 2}`).join(', ')} from bz_marker_long`;
   beforeAll(async () => {
     await db.sql`create extension pg_stat_statements`;
-    for (const t of ['bz_marker_slow', 'bz_marker_long', 'bz_marker_fast']) await db.sql.unsafe(`create table ${t} (x int); insert into ${t} values (1)`);
+    for (const t of ['bz_marker_slow', 'bz_marker_long', 'bz_marker_fast'])
+      await db.sql.unsafe(`create table ${t} (x int); insert into ${t} values (1)`);
     await other.sql`create table bz_marker_other (x int)`;
     await other.sql`insert into bz_marker_other values (1)`;
     // planning times are tracked for the sessions of this database from now on
@@ -211,7 +251,15 @@ describe('report slow-queries', () => {
     for (let i = 0; i < 2; i++) await other.sql`select pg_sleep(0.15) from bz_marker_other`;
   });
 
-  interface Q { query: string; calls: number; total_ms: number; mean_ms: number; mean_exec_ms: number; mean_plan_ms: number | null; rows_per_call: number }
+  interface Q {
+    query: string;
+    calls: number;
+    total_ms: number;
+    mean_ms: number;
+    mean_exec_ms: number;
+    mean_plan_ms: number | null;
+    rows_per_call: number;
+  }
   const find = (qs: Q[], marker: string) => qs.find((q) => q.query.startsWith('select') && q.query.includes(marker));
 
   it('lists the statements of this database above --min-mean-ms (default 100), with their numbers', async () => {
@@ -236,7 +284,11 @@ describe('report slow-queries', () => {
     const often = await json(['report', 'slow-queries', '--min-calls', '4']);
     expect(find(often.queries, 'bz_marker_slow')).toBeUndefined();
     expect((await json(['report', 'slow-queries', '--min-mean-ms', '0', '--limit', '2'])).queries).toHaveLength(2);
-    for (const [sort, key] of [['total', 'total_ms'], ['mean', 'mean_ms'], ['calls', 'calls']] as const) {
+    for (const [sort, key] of [
+      ['total', 'total_ms'],
+      ['mean', 'mean_ms'],
+      ['calls', 'calls'],
+    ] as const) {
       const qs: Q[] = (await json(['report', 'slow-queries', '--min-mean-ms', '0', '--limit', '50', '--sort', sort])).queries;
       expect(qs.length).toBeGreaterThan(2);
       expect(qs.map((q) => q[key])).toEqual([...qs.map((q) => q[key])].sort((x, y) => y - x));
@@ -272,6 +324,10 @@ describe('report slow-queries', () => {
     expect(r.stdout).toBe('');
     const j = await cli(['report', 'slow-queries', '--json'], other.url);
     expect(j.code).toBe(1);
-    expect(JSON.parse(j.stdout)).toMatchObject({ type: 'error', exitCode: 1, error: expect.stringMatching(/^pg_stat_statements is not installed/) });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      type: 'error',
+      exitCode: 1,
+      error: expect.stringMatching(/^pg_stat_statements is not installed/),
+    });
   });
 });

@@ -18,7 +18,11 @@ afterAll(async () => {
   await Promise.all([db.drop(), empty.drop()]);
 });
 
-interface Check { name: string; ok: boolean; detail?: string }
+interface Check {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
 const verifyJson = async (url: string) => {
   const r = await runCli(['-d', url, 'verify', '--json']);
   return { code: r.code, doc: JSON.parse(r.stdout) as { ok: boolean; database: string; checks: Check[] } };
@@ -34,8 +38,17 @@ const CHECKS = [
   'materialized view collection_completion_optimized populated',
   'freshness triggers present',
   'stored functions and monitoring views present',
-  ...['get_collection_with_ownership', 'get_social_feed', 'get_user_stats', 'get_user_conversations', 'batch_update_ownership',
-    'refresh_materialized_views', 'cleanup_old_data', 'slow_queries_monitor', 'unused_indexes'].map((f) => `${f} answers`),
+  ...[
+    'get_collection_with_ownership',
+    'get_social_feed',
+    'get_user_stats',
+    'get_user_conversations',
+    'batch_update_ownership',
+    'refresh_materialized_views',
+    'cleanup_old_data',
+    'slow_queries_monitor',
+    'unused_indexes',
+  ].map((f) => `${f} answers`),
 ];
 
 describe('verify', () => {
@@ -55,7 +68,7 @@ describe('verify', () => {
     expect(n).toBe(0);
   });
 
-  it('an INVALID index that is not the migrations\' does not fail the checklist', async () => {
+  it("an INVALID index that is not the migrations' does not fail the checklist", async () => {
     await db.sql`create table bz_extra (a int)`;
     await db.sql`insert into bz_extra values (1), (1)`;
     await expect(db.sql`create unique index concurrently bz_extra_a_key on bz_extra (a)`).rejects.toMatchObject({ code: '23505' });
@@ -75,7 +88,9 @@ describe('verify', () => {
     await db.sql`drop index collections_created_at_idx`;
     await db.sql`drop index users_created_at_idx`;
     await db.sql`update users set created_at = '2024-01-01'`;
-    await expect(db.sql`create unique index concurrently users_created_at_idx on users (created_at)`).rejects.toMatchObject({ code: '23505' });
+    await expect(db.sql`create unique index concurrently users_created_at_idx on users (created_at)`).rejects.toMatchObject({
+      code: '23505',
+    });
     // a materialized view emptied, a function and a monitoring view gone
     await db.sql`refresh materialized view collection_completion_optimized with no data`;
     await db.sql`drop function get_user_conversations(bigint, integer)`;
@@ -117,18 +132,33 @@ describe('doctor', () => {
     return { code: r.code, doc, line: (topic: string) => doc.lines.find((l) => l.topic === topic)! };
   };
 
-  it('one line per topic, the guide\'s memory settings scaled to --server-memory, exit 0 without problems', async () => {
+  it("one line per topic, the guide's memory settings scaled to --server-memory, exit 0 without problems", async () => {
     const { code, doc, line } = await doctorJson(empty.url, ['--server-memory', '16GB']);
     expect(code).toBe(0);
     expect(doc.ok).toBe(true);
-    expect(doc.lines.map((l) => l.topic)).toEqual(['server version', 'pg_stat_statements', 'privileges', 'shared_buffers', 'effective_cache_size',
-      'work_mem', 'checkpoint_completion_target', 'log_min_duration_statement']);
+    expect(doc.lines.map((l) => l.topic)).toEqual([
+      'server version',
+      'pg_stat_statements',
+      'privileges',
+      'shared_buffers',
+      'effective_cache_size',
+      'work_mem',
+      'checkpoint_completion_target',
+      'log_min_duration_statement',
+    ]);
     expect(line('server version')).toMatchObject({ verdict: 'ok', message: expect.stringMatching(/^PostgreSQL 1[4-8]/) });
     expect(line('privileges')).toMatchObject({ verdict: 'ok', message: expect.stringMatching(/is a superuser$/) });
-    expect(line('pg_stat_statements')).toEqual({ topic: 'pg_stat_statements', verdict: 'advice', message: 'preloaded but not installed in this database: CREATE EXTENSION pg_stat_statements' });
+    expect(line('pg_stat_statements')).toEqual({
+      topic: 'pg_stat_statements',
+      verdict: 'advice',
+      message: 'preloaded but not installed in this database: CREATE EXTENSION pg_stat_statements',
+    });
     expect(line('shared_buffers').message).toMatch(/recommended 4GB \(25% of 16GB RAM\)/);
     expect(line('effective_cache_size').message).toMatch(/recommended 12GB \(75% of 16GB RAM\)/);
-    expect(line('log_min_duration_statement')).toMatchObject({ verdict: 'advice', message: 'disabled, guide: 1000 ms (log statements slower than 1 s)' });
+    expect(line('log_min_duration_statement')).toMatchObject({
+      verdict: 'advice',
+      message: 'disabled, guide: 1000 ms (log statements slower than 1 s)',
+    });
   });
 
   it('reads the values the database runs with: per-database settings move the verdicts', async () => {
@@ -147,14 +177,24 @@ describe('doctor', () => {
     await empty.sql.unsafe(`alter database ${empty.name} set work_mem = '256MB'`);
     await empty.sql.unsafe(`alter database ${empty.name} set log_min_duration_statement = 5000`);
     const b = await doctorJson(empty.url, ['--server-memory', '8GB']);
-    if (conns * 256 > 8 * 1024) expect(b.line('work_mem')).toMatchObject({ verdict: 'advice', message: `256MB × max_connections ${conns} exceeds 8GB RAM if every connection sorts at once` });
+    if (conns * 256 > 8 * 1024)
+      expect(b.line('work_mem')).toMatchObject({
+        verdict: 'advice',
+        message: `256MB × max_connections ${conns} exceeds 8GB RAM if every connection sorts at once`,
+      });
     expect(b.line('log_min_duration_statement')).toMatchObject({ verdict: 'advice', message: '5000 ms, guide: 1000 ms' });
-    expect(b.line('effective_cache_size')).toMatchObject({ verdict: 'advice', message: expect.stringMatching(/^12GB, recommended 6GB \(75% of 8GB RAM\)/) });
+    expect(b.line('effective_cache_size')).toMatchObject({
+      verdict: 'advice',
+      message: expect.stringMatching(/^12GB, recommended 6GB \(75% of 8GB RAM\)/),
+    });
     expect(b.code).toBe(0);
 
     await empty.sql.unsafe(`alter database ${empty.name} set log_min_duration_statement = 0`);
     const c = await doctorJson(empty.url, ['--server-memory', '8GB']);
-    expect(c.line('log_min_duration_statement')).toMatchObject({ verdict: 'advice', message: '0 ms: every statement is logged (heavy on a busy server), guide: 1000 ms' });
+    expect(c.line('log_min_duration_statement')).toMatchObject({
+      verdict: 'advice',
+      message: '0 ms: every statement is logged (heavy on a busy server), guide: 1000 ms',
+    });
   });
 
   it('text: one line each, ok / advice / problem first', async () => {

@@ -38,7 +38,10 @@ describe('orphan rows before the foreign-key migration', () => {
     expect(dry.stderr).toMatch(/public.cards.checklist_card_id → public.checklist_cards: 2 orphan row\(s\), e.g. 777, 778/);
     const r = await cli(['migrate', '--json']);
     expect(r.code).toBe(6);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const err = events.at(-1);
     expect(err.type).toBe('error');
     expect(err.orphans.map((o: { table: string; count: number; samples: string[] }) => [o.table, o.count, o.samples])).toEqual([
@@ -65,7 +68,12 @@ describe('orphan rows before the foreign-key migration', () => {
       { table_name: 'public.personal_cards', row_id: '2', column_name: 'checklist_card_id', old_value: '555' },
     ]);
     const after = await fkValues();
-    expect(after.filter((x) => x.v === null).map((x) => `${x.t}:${x.id}`).sort()).toEqual(['cards:2', 'cards:3', 'cards:4', 'checklist_cards:1', 'checklist_cards:3', 'personal_cards:2']);
+    expect(
+      after
+        .filter((x) => x.v === null)
+        .map((x) => `${x.t}:${x.id}`)
+        .sort(),
+    ).toEqual(['cards:2', 'cards:3', 'cards:4', 'checklist_cards:1', 'checklist_cards:3', 'personal_cards:2']);
     const fks = await db.sql<{ conname: string; convalidated: boolean }[]>`
       select conname, convalidated from pg_constraint where conname in ('cards_checklist_card_id_fkey', 'personal_cards_checklist_card_id_fkey', 'checklist_cards_base_card_id_fkey') order by 1`;
     expect(fks.map((f) => f.convalidated)).toEqual([true, true, true]);
@@ -82,7 +90,9 @@ describe('orphan rows before the foreign-key migration', () => {
     await db.sql`update cards set checklist_card_id = 1 where id = 2`;
     const r = await cli(['rollback', '--to', '1', '--yes']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/orphan values restored: 3; left alone \(changed since the migration, audit rows kept in boosterz_db.orphan_audit\): 1/);
+    expect(r.stderr).toMatch(
+      /orphan values restored: 3; left alone \(changed since the migration, audit rows kept in boosterz_db.orphan_audit\): 1/,
+    );
     const now = await fkValues();
     expect(now.find((x) => x.t === 'cards' && x.id === '2')!.v).toBe('1');
     expect(now.filter((x) => !(x.t === 'cards' && x.id === '2'))).toEqual(before.filter((x) => !(x.t === 'cards' && x.id === '2')));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { applyLikePsql, hasPsql } from '../../src/core/bench/costs.js';
-import { diffSnapshots, formatDiff, snapshot } from '../../src/core/catalog.js';
-import { loadMigrations } from '../../src/core/files.js';
+import { diffSnapshots, formatDiff, snapshot } from '../../src/core/checks/catalog.js';
+import { loadMigrations } from '../../src/core/engine/files.js';
 import type { Sql } from '../../src/db/connection.js';
 import { generateData } from '../helpers/data.js';
 import { runCli, runCliUntil } from '../helpers/cli.js';
@@ -17,36 +17,44 @@ const SQL_DIR = join(ROOT, 'src/sql');
 const DECOYS = ['users', 'cards', 'checklist_cards', 'posts', 'follows', 'materialized_view_stale_marks'];
 
 const asOwner = (db: ProductionDatabase, args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['-d', db.owner.url, ...args], { env });
-const major = async (sql: Sql) => Math.floor(Number((await sql<{ v: string }[]>`select current_setting('server_version_num') as v`)[0]!.v) / 10000);
+const major = async (sql: Sql) =>
+  Math.floor(Number((await sql<{ v: string }[]>`select current_setting('server_version_num') as v`)[0].v) / 10000);
 
 /** Reads and writes of the app through every path the migrations change; throws on the first that fails. */
 async function exercise(app: Sql, version: number): Promise<void> {
-  const [u] = await app<{ id: string }[]>`insert into users (username, email) values (${`u${Date.now()}${Math.random()}`}, ${`${Math.random()}@x.org`}) returning id`;
+  const [u] = await app<
+    { id: string }[]
+  >`insert into users (username, email) values (${`u${Date.now()}${Math.random()}`}, ${`${Math.random()}@x.org`}) returning id`;
   const [col] = await app<{ id: string }[]>`select id from collections order by id limit 1`;
-  const [cc] = await app<{ id: string }[]>`insert into checklist_cards (collection_id, card_number, player_name) values (${col!.id}, 'x', 'Test') returning id`;
-  const [card] = await app<{ id: string }[]>`insert into cards (user_id, collection_id, checklist_card_id) values (${u!.id}, ${col!.id}, ${cc!.id}) returning id`;
-  await app`update cards set quantity = 2 where id = ${card!.id}`;
-  const [post] = await app<{ id: string }[]>`insert into posts (user_id, content) values (${u!.id}, 'hello') returning id`;
-  const [other] = await app<{ id: string }[]>`select id from users where id <> ${u!.id} order by id limit 1`;
-  await app`insert into follows (follower_id, followed_id) values (${u!.id}, ${other!.id})`;
-  await app`delete from follows where follower_id = ${u!.id}`;
-  await app`delete from posts where id = ${post!.id}`;
-  await app`delete from cards where id = ${card!.id}`;
+  const [cc] = await app<
+    { id: string }[]
+  >`insert into checklist_cards (collection_id, card_number, player_name) values (${col.id}, 'x', 'Test') returning id`;
+  const [card] = await app<
+    { id: string }[]
+  >`insert into cards (user_id, collection_id, checklist_card_id) values (${u.id}, ${col.id}, ${cc.id}) returning id`;
+  await app`update cards set quantity = 2 where id = ${card.id}`;
+  const [post] = await app<{ id: string }[]>`insert into posts (user_id, content) values (${u.id}, 'hello') returning id`;
+  const [other] = await app<{ id: string }[]>`select id from users where id <> ${u.id} order by id limit 1`;
+  await app`insert into follows (follower_id, followed_id) values (${u.id}, ${other.id})`;
+  await app`delete from follows where follower_id = ${u.id}`;
+  await app`delete from posts where id = ${post.id}`;
+  await app`delete from cards where id = ${card.id}`;
   if (version >= 6) {
-    await app`select * from get_user_stats(${u!.id})`;
-    await app`select * from get_collection_with_ownership(${u!.id}, ${col!.id})`;
-    await app`select * from get_social_feed(${other!.id})`;
-    await app`select * from get_user_conversations(${other!.id})`;
-    await app`select batch_update_ownership(${u!.id}, ${JSON.stringify([{ checklist_card_id: Number(cc!.id), quantity: 1 }])}::text::jsonb)`;
+    await app`select * from get_user_stats(${u.id})`;
+    await app`select * from get_collection_with_ownership(${u.id}, ${col.id})`;
+    await app`select * from get_social_feed(${other.id})`;
+    await app`select * from get_user_conversations(${other.id})`;
+    await app`select batch_update_ownership(${u.id}, ${JSON.stringify([{ checklist_card_id: Number(cc.id), quantity: 1 }])}::text::jsonb)`;
   }
   if (version >= 4) await app`select count(*) from user_stats_optimized`;
-  await app`delete from cards where user_id = ${u!.id}`;
-  await app`delete from checklist_cards where id = ${cc!.id}`;
-  await app`delete from users where id = ${u!.id}`;
+  await app`delete from cards where user_id = ${u.id}`;
+  await app`delete from checklist_cards where id = ${cc.id}`;
+  await app`delete from users where id = ${u.id}`;
 }
 
 /** Keys of the objects in a schema of the snapshot. */
-const inSchema = (snap: Map<string, string>, schema: string) => [...snap.keys()].filter((k) => k.split(' ').at(-1)!.startsWith(`"${schema}".`) || k.split(' ').at(-1)!.startsWith(`${schema}.`));
+const inSchema = (snap: Map<string, string>, schema: string) =>
+  [...snap.keys()].filter((k) => k.split(' ').at(-1)!.startsWith(`"${schema}".`) || k.split(' ').at(-1)!.startsWith(`${schema}.`));
 
 describe.each(['database', 'role'] as const)('a production-shaped database, hostile settings set per %s', (on) => {
   let db: ProductionDatabase;
@@ -75,11 +83,15 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     const w = summary.writers.find((x: { role: string }) => x.role === db.app.name);
     expect(w.writes['public.cards']).toEqual(['DELETE', 'INSERT', 'UPDATE']);
-    expect(w.effects).toEqual(expect.arrayContaining([
-      expect.stringMatching(/fire public\.mark_materialized_views_stale\(\) as the function's owner \(SECURITY DEFINER\): no new privilege needed/),
-      'gets SELECT on public.user_stats_optimized (it can read every table the view is computed from)',
-      'gets SELECT on public.collection_completion_optimized (it can read every table the view is computed from)',
-    ]));
+    expect(w.effects).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /fire public\.mark_materialized_views_stale\(\) as the function's owner \(SECURITY DEFINER\): no new privilege needed/,
+        ),
+        'gets SELECT on public.user_stats_optimized (it can read every table the view is computed from)',
+        'gets SELECT on public.collection_completion_optimized (it can read every table the view is computed from)',
+      ]),
+    );
   });
 
   it('each migration lands in public whatever the search_path; the app role reads and writes after every one, and after the rollback', async () => {
@@ -90,7 +102,12 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
     }
     const snap = await snapshot(db.sql, SQL_DIR);
     expect(inSchema(snap, db.owner.name).filter((k) => !DECOYS.some((d) => k.includes(`.${d}`) || k.endsWith(`.${d}`)))).toEqual([]);
-    for (const k of ['materialized view public.user_stats_optimized', 'table public.materialized_view_stale_marks', 'view public.unused_indexes', 'function public.get_user_stats(p_user_id bigint)']) {
+    for (const k of [
+      'materialized view public.user_stats_optimized',
+      'table public.materialized_view_stale_marks',
+      'view public.unused_indexes',
+      'function public.get_user_stats(p_user_id bigint)',
+    ]) {
       expect(snap.has(k)).toBe(true);
     }
     // the decoys are untouched: nothing resolved through "$user"
@@ -100,9 +117,12 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
     const mon = db.as(db.monitor);
     await expect(mon`select * from unused_indexes limit 1`).resolves.toBeDefined();
 
-    const doc = JSON.parse((await asOwner(db, ['doctor', '--json'])).stdout) as { lines: { topic: string; verdict: string; message: string }[] };
+    const doc = JSON.parse((await asOwner(db, ['doctor', '--json'])).stdout) as {
+      lines: { topic: string; verdict: string; message: string }[];
+    };
     expect(doc.lines.find((l) => l.topic === `privileges: role ${db.app.name}`)).toEqual({
-      topic: `privileges: role ${db.app.name}`, verdict: 'ok',
+      topic: `privileges: role ${db.app.name}`,
+      verdict: 'ok',
       message: expect.stringMatching(/writes 15 table\(s\) .*; the freshness trigger runs as its owner, reads the materialized views$/),
     });
     // maintenance as the owner, under the same settings; the app's writes mark the views stale again
@@ -111,11 +131,17 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
     const cleanup = await asOwner(db, ['cleanup']);
     expect({ code: cleanup.code, err: cleanup.code ? cleanup.stderr : '' }).toEqual({ code: 0, err: '' });
     await exercise(app, 7);
-    const d = await runCliUntil(['-d', db.owner.url, 'daemon', '--json', '--refresh-cron', '*/1 * * * * *', '--cleanup-cron', '0 0 1 1 *'],
-      /"job":"refresh"[^\n]*"event":"job:done"/, { timeoutMs: 60_000 });
+    const d = await runCliUntil(
+      ['-d', db.owner.url, 'daemon', '--json', '--refresh-cron', '*/1 * * * * *', '--cleanup-cron', '0 0 1 1 *'],
+      /"job":"refresh"[^\n]*"event":"job:done"/,
+      { timeoutMs: 60_000 },
+    );
     process.kill(d.pid, 'SIGTERM');
     const dr = await d.result;
-    expect({ code: dr.code, failed: dr.stdout.split('\n').filter((l) => /job:failed|"outcome":"failed"/.test(l)) }).toEqual({ code: 0, failed: [] });
+    expect({ code: dr.code, failed: dr.stdout.split('\n').filter((l) => /job:failed|"outcome":"failed"/.test(l)) }).toEqual({
+      code: 0,
+      failed: [],
+    });
     const v = await asOwner(db, ['verify']);
     expect(v.stdout).toMatch(/✓ every index of the migrations present, valid and as the migration defines it/);
     const back = await asOwner(db, ['rollback', '--to', '1', '--yes']);
@@ -140,7 +166,8 @@ describe('psql -f as the owner, under its own search_path, gives the same catalo
     await owner.unsafe(`alter role current_user set search_path = "$user", public`);
     const empty = await snapshot(viaPsql.sql, SQL_DIR);
     await applyLikePsql(viaPsql.owner.url, owner, files, await hasPsql());
-    const strip = (s: Map<string, string>, who: string) => new Map([...s].map(([k, v]) => [k.split(who).join('OWNER'), v.split(who).join('OWNER')]));
+    const strip = (s: Map<string, string>, who: string) =>
+      new Map([...s].map(([k, v]) => [k.split(who).join('OWNER'), v.split(who).join('OWNER')]));
     const a = strip(await snapshot(viaTool.sql, SQL_DIR), viaTool.owner.name);
     const b = strip(await snapshot(viaPsql.sql, SQL_DIR), viaPsql.owner.name);
     expect(formatDiff(diffSnapshots(a, b))).toEqual([]);
@@ -169,7 +196,9 @@ describe('refusals before anything is written', () => {
     const r = await asOwner(db, ['migrate']);
     expect(r.code).toBe(6);
     const first = r.stderr.split('\n').find((l) => l.startsWith('error:'))!;
-    expect(first).toBe(`error: role ${db.owner.name} cannot write the migration history: schema boosterz_db (owner postgres) was created by another role`);
+    expect(first).toBe(
+      `error: role ${db.owner.name} cannot write the migration history: schema boosterz_db (owner postgres) was created by another role`,
+    );
     expect(r.stderr).toContain(`GRANT USAGE, CREATE ON SCHEMA boosterz_db TO ${db.owner.name};`);
     expect(r.stderr).not.toMatch(/unexpected/);
   });
@@ -178,7 +207,9 @@ describe('refusals before anything is written', () => {
     await db.sql`create index users_email_lower_idx on users (email)`;
     const r = await asOwner(db, ['migrate']);
     expect(r.code).toBe(6);
-    expect(r.stderr).toMatch(/error: 1 index name\(s\) of the migrations already exist with another definition: public.users_email_lower_idx/);
+    expect(r.stderr).toMatch(
+      /error: 1 index name\(s\) of the migrations already exist with another definition: public.users_email_lower_idx/,
+    );
     expect(r.stderr).toContain('in the database: CREATE INDEX users_email_lower_idx ON public.users USING btree (email)');
     expect(r.stderr).toContain('the migration:   CREATE INDEX users_email_lower_idx ON public.users USING btree (lower(email))');
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.schema_history where version > 1`;
@@ -193,7 +224,9 @@ describe('refusals before anything is written', () => {
     await db.sql`create index users_username_lower_idx on users (lower(username))`;
     const v = await asOwner(db, ['verify']);
     expect(v.code).toBe(1);
-    expect(v.stdout).toMatch(/✗ every index of the migrations present, valid and as the migration defines it — another definition: public.users_username_lower_idx is "CREATE INDEX users_username_lower_idx ON public.users USING btree \(lower\(username\)\)"/);
+    expect(v.stdout).toMatch(
+      /✗ every index of the migrations present, valid and as the migration defines it — another definition: public.users_username_lower_idx is "CREATE INDEX users_username_lower_idx ON public.users USING btree \(lower\(username\)\)"/,
+    );
   });
 });
 
@@ -209,7 +242,8 @@ describe('server timeouts set by a DBA do not cut the tool', () => {
     const slow = await tempFixture(undefined, {
       'migrations/0001_slow.sql': 'CREATE TABLE public.t (id bigint);\nSELECT pg_sleep(0.7);\nINSERT INTO public.t VALUES (1);\n',
       'rollback/0001_slow.sql': 'SELECT pg_sleep(0.7);\nDROP TABLE public.t;\n',
-      'migrations/0002_slow_concurrent.sql': 'SELECT pg_sleep(0.7);\nCREATE INDEX CONCURRENTLY t_id_idx ON public.t (id);\nSELECT pg_sleep(0.7);\n',
+      'migrations/0002_slow_concurrent.sql':
+        'SELECT pg_sleep(0.7);\nCREATE INDEX CONCURRENTLY t_id_idx ON public.t (id);\nSELECT pg_sleep(0.7);\n',
       'rollback/0002_slow_concurrent.sql': 'DROP INDEX CONCURRENTLY IF EXISTS public.t_id_idx;\n',
     });
     const dirs = ['--migrations-dir', slow.migrations, '--rollback-dir', slow.rollback];

@@ -12,12 +12,17 @@ afterEach(async () => {
   await db.drop();
 });
 
-const events = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l));
+const events = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 describe('live progress', () => {
   it('reports the index build phase and percentage, polled on a second connection', async () => {
     const f = await tempFixture(undefined, {
-      'migrations/0001_big.sql': "CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL);\nINSERT INTO big SELECT i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, 1500000) AS i;\n",
+      'migrations/0001_big.sql':
+        'CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL);\nINSERT INTO big SELECT i, md5(i::text) || md5((i * 7)::text) FROM generate_series(1, 1500000) AS i;\n',
       'rollback/0001_big.sql': '-- boosterz-lint: allow drop\nDROP TABLE IF EXISTS big;\n',
       'migrations/0002_index.sql': 'CREATE INDEX CONCURRENTLY big_label_idx ON big (label, id);\n',
       'rollback/0002_index.sql': 'DROP INDEX CONCURRENTLY IF EXISTS big_label_idx;\n',
@@ -47,7 +52,9 @@ describe('live progress', () => {
       const r = await runCli(['-d', db.url, 'migrate', '--max-transaction-age', '2s', ...dirArgs(f)]);
       expect(r.code).toBe(6);
       expect(r.stderr).toMatch(/warning: pid \d+ \(forgotten-psql, postgres, idle in transaction\) has a transaction open/);
-      expect(r.stderr).toMatch(/error: 1 transaction\(s\) open for more than 2 s would block index builds and ALTER TABLE: pid \d+ \(forgotten-psql/);
+      expect(r.stderr).toMatch(
+        /error: 1 transaction\(s\) open for more than 2 s would block index builds and ALTER TABLE: pid \d+ \(forgotten-psql/,
+      );
       const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from pg_tables where tablename = 't'`;
       expect(n).toBe(0);
       const yes = await runCli(['-d', db.url, 'migrate', '--max-transaction-age', '2s', '--yes', ...dirArgs(f)]);

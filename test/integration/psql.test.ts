@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { diffSnapshots, formatDiff, snapshot } from '../../src/core/catalog.js';
+import { diffSnapshots, formatDiff, snapshot } from '../../src/core/checks/catalog.js';
 import { applyLikePsql, hasPsql } from '../../src/core/bench/costs.js';
-import { loadMigrations } from '../../src/core/files.js';
+import { loadMigrations } from '../../src/core/engine/files.js';
 import { runCli } from '../helpers/cli.js';
 import { freshDatabase } from '../helpers/db.js';
 

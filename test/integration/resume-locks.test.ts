@@ -1,9 +1,9 @@
 import type postgres from 'postgres';
-import { ensureHistory } from '../../src/core/history.js';
-import { runScript } from '../../src/core/runner.js';
-import type { Script } from '../../src/core/types.js';
-import { loadParser, splitSql } from '../../src/core/statements.js';
-import type { EngineEvent } from '../../src/core/events.js';
+import { ensureHistory } from '../../src/core/engine/history.js';
+import { runScript } from '../../src/core/engine/runner.js';
+import type { Script } from '../../src/core/engine/types.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
+import type { EngineEvent } from '../../src/core/engine/events.js';
 import { dirArgs, runCli, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
@@ -37,12 +37,14 @@ INSERT INTO p SELECT g, date '2025-06-01' + (g % 400) FROM generate_series(1, 90
 
 /** A fixture: 0001 creates the tables, 0002 is `sql`. Returns the CLI directory arguments. */
 async function fixture(sql: string): Promise<string[]> {
-  return dirArgs(await tempFixture(undefined, {
-    'migrations/0001_tables.sql': BASE,
-    'rollback/0001_tables.sql': 'DROP TABLE p; DROP TABLE t;',
-    'migrations/0002_change.sql': sql,
-    'rollback/0002_change.sql': 'SELECT 1;',
-  }));
+  return dirArgs(
+    await tempFixture(undefined, {
+      'migrations/0001_tables.sql': BASE,
+      'rollback/0001_tables.sql': 'DROP TABLE p; DROP TABLE t;',
+      'migrations/0002_change.sql': sql,
+      'rollback/0002_change.sql': 'SELECT 1;',
+    }),
+  );
 }
 
 const cli = (args: string[], timeoutMs = 120_000) => runCli(['-d', db.url, ...args], { timeoutMs });
@@ -84,7 +86,7 @@ const indexes = async (table: string) =>
     select c.relname as name, i.indisvalid as valid, pg_get_indexdef(i.indexrelid) as def
       from pg_index i join pg_class c on c.oid = i.indexrelid where i.indrelid = ${table}::regclass order by 1`;
 
-const invalidCount = async () => Number((await db.sql<{ n: number }[]>`select count(*)::int as n from pg_index where not indisvalid`)[0]!.n);
+const invalidCount = async () => Number((await db.sql<{ n: number }[]>`select count(*)::int as n from pg_index where not indisvalid`)[0].n);
 
 describe('strong locks outside a transaction get lock_timeout and retries', () => {
   it.each([
@@ -92,24 +94,28 @@ describe('strong locks outside a transaction get lock_timeout and retries', () =
     ['CLUSTER;'],
     ['REINDEX SCHEMA public;'],
     ['REINDEX TABLE p;'], // partitioned: PostgreSQL runs it outside a transaction (reclassified at run time)
-  ])('%s behind a blocking transaction: lock timeout, retries, exit 5 long before the blocker ends; the rerun applies it', async (sql) => {
-    const dirs = await fixture(sql);
-    expect((await cli(['migrate', '--to', '1', ...dirs])).code).toBe(0);
-    const b = await blocker('lock table t, p in row exclusive mode');
-    const release = setTimeout(() => void b.release(), 40_000); // today's main waits for this
-    try {
-      const r = await cli(['migrate', '--lock-timeout', '200ms', '--lock-retries', '2', ...dirs]);
-      expect({ code: r.code, ms: r.ms < 30_000 }).toEqual({ code: 5, ms: true });
-      expect(r.stderr).toMatch(/lock timeout; retry 1\/2/);
-      expect(r.stderr).toMatch(/retry 2\/2/);
-      expect(r.stderr).toMatch(/55P03/);
-    } finally {
-      clearTimeout(release);
-      await b.release();
-    }
-    const again = await cli(['migrate', ...dirs]);
-    expect({ code: again.code, err: again.code ? again.stderr : '' }).toEqual({ code: 0, err: '' });
-  }, 180_000);
+  ])(
+    '%s behind a blocking transaction: lock timeout, retries, exit 5 long before the blocker ends; the rerun applies it',
+    async (sql) => {
+      const dirs = await fixture(sql);
+      expect((await cli(['migrate', '--to', '1', ...dirs])).code).toBe(0);
+      const b = await blocker('lock table t, p in row exclusive mode');
+      const release = setTimeout(() => void b.release(), 40_000); // today's main waits for this
+      try {
+        const r = await cli(['migrate', '--lock-timeout', '200ms', '--lock-retries', '2', ...dirs]);
+        expect({ code: r.code, ms: r.ms < 30_000 }).toEqual({ code: 5, ms: true });
+        expect(r.stderr).toMatch(/lock timeout; retry 1\/2/);
+        expect(r.stderr).toMatch(/retry 2\/2/);
+        expect(r.stderr).toMatch(/55P03/);
+      } finally {
+        clearTimeout(release);
+        await b.release();
+      }
+      const again = await cli(['migrate', ...dirs]);
+      expect({ code: again.code, err: again.code ? again.stderr : '' }).toEqual({ code: 0, err: '' });
+    },
+    180_000,
+  );
 
   it('the session lock_timeout is set only around the statement: back to 0 after success and after failure', async () => {
     expect((await cli(['migrate', '--to', '1', ...(await fixture('SELECT 1;'))])).code).toBe(0);
@@ -118,9 +124,23 @@ describe('strong locks outside a transaction get lock_timeout and retries', () =
       await ensureHistory(conn);
       await conn`select set_config('lock_timeout', '0', false)`;
       const events: EngineEvent[] = [];
-      const script = (sql: string): Script =>
-        ({ version: 2, name: 'change', checksum: 'x', direction: 'up', path: '0002_change.sql', statements: splitSql(sql) });
-      const ctx = { conn, emit: (e: EngineEvent) => void events.push(e), offset: 0, total: 2, lockTimeoutMs: 150, lockRetries: 1, retryBaseMs: 10 };
+      const script = (sql: string): Script => ({
+        version: 2,
+        name: 'change',
+        checksum: 'x',
+        direction: 'up',
+        path: '0002_change.sql',
+        statements: splitSql(sql),
+      });
+      const ctx = {
+        conn,
+        emit: (e: EngineEvent) => void events.push(e),
+        offset: 0,
+        total: 2,
+        lockTimeoutMs: 150,
+        lockRetries: 1,
+        retryBaseMs: 10,
+      };
       const b = await blocker('lock table t in row exclusive mode');
       try {
         await expect(runScript(script('VACUUM FULL t;\nSELECT 1;'), ctx)).rejects.toMatchObject({ exitCode: 5 });
@@ -128,9 +148,9 @@ describe('strong locks outside a transaction get lock_timeout and retries', () =
         await b.release();
       }
       expect(events.filter((e) => e.type === 'retry')).toHaveLength(1);
-      expect((await conn<{ v: string }[]>`select current_setting('lock_timeout') as v`)[0]!.v).toBe('0');
+      expect((await conn<{ v: string }[]>`select current_setting('lock_timeout') as v`)[0].v).toBe('0');
       await runScript(script('VACUUM FULL t;\nSELECT 1;'), ctx);
-      expect((await conn<{ v: string }[]>`select current_setting('lock_timeout') as v`)[0]!.v).toBe('0');
+      expect((await conn<{ v: string }[]>`select current_setting('lock_timeout') as v`)[0].v).toBe('0');
     } finally {
       conn.release();
     }
@@ -150,28 +170,30 @@ describe('strong locks outside a transaction get lock_timeout and retries', () =
 });
 
 describe('resume after interrupted CONCURRENTLY statements', () => {
-  it.each([
-    ['REINDEX INDEX CONCURRENTLY t_a;'],
-    ['REINDEX TABLE CONCURRENTLY t;'],
-  ])('%s: the rerun drops the INVALID _ccnew leftovers of the interrupted one', async (sql) => {
-    const dirs = await fixture(sql);
-    expect((await cli(['migrate', '--to', '1', ...dirs])).code).toBe(0);
-    const b = await blocker('lock table t in row exclusive mode');
-    try {
-      expect(await interrupted(sql, 1000)).toBe('57014');
-    } finally {
-      await b.release();
-    }
-    expect((await indexes('t')).filter((i) => !i.valid).map((i) => i.name)).toEqual(expect.arrayContaining(['t_a_ccnew']));
-    const r = await cli(['migrate', ...dirs]);
-    expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
-    expect(r.stderr).toMatch(/t_a_ccnew is an INVALID leftover of an interrupted REINDEX CONCURRENTLY: dropping it/);
-    expect((await indexes('t')).map((i) => i.name)).toEqual(['t_a', 't_pkey']);
-    expect(await invalidCount()).toBe(0);
-  });
+  it.each([['REINDEX INDEX CONCURRENTLY t_a;'], ['REINDEX TABLE CONCURRENTLY t;']])(
+    '%s: the rerun drops the INVALID _ccnew leftovers of the interrupted one',
+    async (sql) => {
+      const dirs = await fixture(sql);
+      expect((await cli(['migrate', '--to', '1', ...dirs])).code).toBe(0);
+      const b = await blocker('lock table t in row exclusive mode');
+      try {
+        expect(await interrupted(sql, 1000)).toBe('57014');
+      } finally {
+        await b.release();
+      }
+      expect((await indexes('t')).filter((i) => !i.valid).map((i) => i.name)).toEqual(expect.arrayContaining(['t_a_ccnew']));
+      const r = await cli(['migrate', ...dirs]);
+      expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
+      expect(r.stderr).toMatch(/t_a_ccnew is an INVALID leftover of an interrupted REINDEX CONCURRENTLY: dropping it/);
+      expect((await indexes('t')).map((i) => i.name)).toEqual(['t_a', 't_pkey']);
+      expect(await invalidCount()).toBe(0);
+    },
+  );
 
   it('a DROP INDEX CONCURRENTLY killed while waiting, that the server then completed: the rerun takes it as done', async () => {
-    const dirs = await fixture('CREATE INDEX CONCURRENTLY t_b ON t (b);\nDROP INDEX CONCURRENTLY t_a;\nCREATE INDEX CONCURRENTLY t_ab ON t (a, b);');
+    const dirs = await fixture(
+      'CREATE INDEX CONCURRENTLY t_b ON t (b);\nDROP INDEX CONCURRENTLY t_a;\nCREATE INDEX CONCURRENTLY t_ab ON t (a, b);',
+    );
     expect((await cli(['migrate', '--to', '1', ...dirs])).code).toBe(0);
     const b = await blocker('select count(*) from t where a = 1');
     const { pid, result } = await runCliUntil(['-d', db.url, 'migrate', ...dirs], /\[2\/3\] /, { timeoutMs: 60_000 });
@@ -227,7 +249,9 @@ describe('resume after interrupted CONCURRENTLY statements', () => {
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
     expect((await withDefinition()).map((i) => [i.name, i.valid])).toEqual([['t_b_idx', true]]);
     // the orphaned session finished the build (or, where the server cancels a statement whose client is gone, left it INVALID)
-    expect(r.stderr).toMatch(/t_b_idx on t already has the definition of the unnamed index at line 2|t_b_idx has the definition .* is INVALID/);
+    expect(r.stderr).toMatch(
+      /t_b_idx on t already has the definition of the unnamed index at line 2|t_b_idx has the definition .* is INVALID/,
+    );
   });
 
   it('an unnamed CREATE INDEX CONCURRENTLY interrupted mid-build: the INVALID one is dropped and built once', async () => {
@@ -270,7 +294,11 @@ describe('CONCURRENTLY on a partitioned table', () => {
     const r = await cli(['migrate', ...dirs]);
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(/ev is a partitioned table: PostgreSQL cannot CREATE INDEX CONCURRENTLY on it/);
-    const recipe = r.stderr.split('\n').map((l) => l.trim()).filter((l) => /^(CREATE|ALTER) /.test(l)).map((l) => l.replace(/;\s*(--.*)?$/, ''));
+    const recipe = r.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^(CREATE|ALTER) /.test(l))
+      .map((l) => l.replace(/;\s*(--.*)?$/, ''));
     expect(recipe).toEqual([
       'CREATE INDEX "ev_at_idx" ON ONLY "public"."ev" (at)',
       'CREATE INDEX CONCURRENTLY "ev_a_ev_at_idx" ON "public"."ev_a" (at)',

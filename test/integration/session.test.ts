@@ -93,8 +93,14 @@ describe('openSession', () => {
     const admin = client(db.url, 1);
     const s = await openSession(pool, { name: 'job' });
     try {
-      const slow = s.sql`select pg_sleep(30)`.then(() => 'done', (e: { code?: string }) => e.code);
-      await waitFor('the sleep to run', async () => (await admin`select 1 from pg_stat_activity where pid = ${s.pid} and state = 'active'`).length);
+      const slow = s.sql`select pg_sleep(30)`.then(
+        () => 'done',
+        (e: { code?: string }) => e.code,
+      );
+      await waitFor(
+        'the sleep to run',
+        async () => (await admin`select 1 from pg_stat_activity where pid = ${s.pid} and state = 'active'`).length,
+      );
       const t0 = Date.now();
       await terminate(admin, [s.pid]);
       expect(await slow).toMatch(/^(CONNECTION_CLOSED|57P01)$/);
@@ -108,7 +114,7 @@ describe('openSession', () => {
     }
   });
 
-  it('has the tool\'s session settings: idle_session_timeout and a read-only default on the database do not touch it', async () => {
+  it("has the tool's session settings: idle_session_timeout and a read-only default on the database do not touch it", async () => {
     const admin = client(db.url, 1);
     await alterDatabase(admin, db.name, { idle_session_timeout: '300ms', default_transaction_read_only: 'on', search_path: 'pg_catalog' });
     const pool = client(db.url);
@@ -145,12 +151,17 @@ describe('withJobLock', () => {
         await waitFor('the session to be seen as lost', () => s.lost.aborted);
         await s.sql`select 1`; // the job's next statement
         after = 'ran';
-      }).then(() => undefined, (e: unknown) => e);
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(after).toBe('not reached');
       expect(err).toBeInstanceOf(BoosterzError);
       expect((err as BoosterzError).exitCode).toBe(5);
       expect((err as BoosterzError).data.lostConnection).toBe(true);
-      expect((err as Error).message).toMatch(/^lost the database session that held the lock of the refresh of the materialized views \(pid \d+\): /);
+      expect((err as Error).message).toMatch(
+        /^lost the database session that held the lock of the refresh of the materialized views \(pid \d+\): /,
+      );
       expect(await lockHolderPid(admin, JOB_KEYS.refresh)).toBeUndefined();
     } finally {
       await pool.end();

@@ -22,7 +22,21 @@ let ca: string;
 const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
 async function makeCertificates(pgdata: string): Promise<void> {
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=boosterz-test-ca']);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=boosterz-test-ca',
+  ]);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   await writeFile(join(dir, 'san.cnf'), 'subjectAltName=DNS:localhost\n');
   const sign = ['-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.cnf'];
@@ -47,12 +61,15 @@ beforeAll(async () => {
   const pgdata = join(dir, 'cluster');
   await makeCertificates(pgdata);
   ca = join(dir, 'ca.crt');
-  await writeFile(join(pgdata, 'pg_hba.conf'), [
-    'hostssl all tlsonly 127.0.0.1/32 scram-sha-256',
-    'hostnossl all plainonly 127.0.0.1/32 scram-sha-256',
-    'host all postgres,anyway 127.0.0.1/32 scram-sha-256',
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(pgdata, 'pg_hba.conf'),
+    [
+      'hostssl all tlsonly 127.0.0.1/32 scram-sha-256',
+      'hostnossl all plainonly 127.0.0.1/32 scram-sha-256',
+      'host all postgres,anyway 127.0.0.1/32 scram-sha-256',
+      '',
+    ].join('\n'),
+  );
   admin = client(srv.url, 1);
   for (const role of ['tlsonly', 'plainonly', 'anyway']) await admin.unsafe(`create role ${role} login password 'pw'`);
   await setSsl(true);
@@ -69,7 +86,8 @@ async function outcome(t: ConnectionTarget): Promise<string> {
   const sql = createClient(t, { command: 'test', max: 2, connectTimeout: 5 });
   try {
     // two sessions: the second one goes by what the first one found out
-    const session = () => sql.begin(async (tx) => (await tx<{ ssl: boolean }[]>`select ssl from pg_stat_ssl where pid = pg_backend_pid()`)[0]!.ssl);
+    const session = () =>
+      sql.begin(async (tx) => (await tx<{ ssl: boolean }[]>`select ssl from pg_stat_ssl where pid = pg_backend_pid()`)[0].ssl);
     const both = await Promise.allSettled([session(), session()]);
     const failed = both.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -96,7 +114,9 @@ const LIBPQ: Record<string, Record<string, string>> = {
 
 describe('sslmode as libpq does it', () => {
   for (const [user, modes] of Object.entries(LIBPQ)) {
-    it(`${user}: ${Object.entries(modes).map(([m, o]) => `${m} → ${o}`).join(', ')}`, async () => {
+    it(`${user}: ${Object.entries(modes)
+      .map(([m, o]) => `${m} → ${o}`)
+      .join(', ')}`, async () => {
       const got: Record<string, string> = {};
       for (const mode of Object.keys(modes)) got[mode] = await outcome({ url: url(user, mode) });
       expect(got).toEqual(modes);
@@ -104,7 +124,14 @@ describe('sslmode as libpq does it', () => {
   }
 
   it('allow and prefer from PGSSLMODE-style fields, not only from a URL', async () => {
-    const t = (user: string, sslmode: string): ConnectionTarget => ({ host: '127.0.0.1', port: srv.port, user, password: 'pw', database: 'postgres', sslmode });
+    const t = (user: string, sslmode: string): ConnectionTarget => ({
+      host: '127.0.0.1',
+      port: srv.port,
+      user,
+      password: 'pw',
+      database: 'postgres',
+      sslmode,
+    });
     expect(await outcome(t('tlsonly', 'allow'))).toBe('tls');
     expect(await outcome(t('plainonly', 'prefer'))).toBe('plain');
   });

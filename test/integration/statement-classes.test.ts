@@ -1,4 +1,4 @@
-import { loadParser, splitSql } from '../../src/core/statements.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { CASE_SCHEMA, STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
 
@@ -17,8 +17,8 @@ beforeAll(async () => {
   for (const q of CASE_SCHEMA) await db.sql.unsafe(q);
   const [r] = await db.sql<{ su: boolean; v: number }[]>`
     select (select rolsuper from pg_roles where rolname = current_user) as su, current_setting('server_version_num')::int as v`;
-  superuser = r!.su;
-  version = r!.v;
+  superuser = r.su;
+  version = r.v;
 });
 
 afterAll(async () => {
@@ -52,7 +52,7 @@ describe('every statement class holds on the server', () => {
       return;
     }
     const [st] = splitSql(c.sql);
-    expect(st!.transactional).toBe(c.transactional);
+    expect(st.transactional).toBe(c.transactional);
     for (const q of c.setup ?? []) await db.sql.unsafe(q);
     try {
       const outcome = await inTransaction(c.sql);

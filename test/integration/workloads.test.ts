@@ -1,7 +1,17 @@
 import { join } from 'node:path';
-import { generate } from '../../src/core/generate.js';
+import { generate } from '../../src/core/bench/generate.js';
 import { migrate } from '../../src/core/migrate.js';
-import { findWorkload, loadWorkloads, pickParams, runWorkload, summarize, timeWorkload, WORKLOADS, type Workload, type WorkloadRow } from '../../src/core/workloads.js';
+import {
+  findWorkload,
+  loadWorkloads,
+  pickParams,
+  runWorkload,
+  summarize,
+  timeWorkload,
+  WORKLOADS,
+  type Workload,
+  type WorkloadRow,
+} from '../../src/core/bench/workloads.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 // The four headline workloads must answer the same before the migration (plain SQL on the
@@ -12,10 +22,19 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 // refreshed before comparing, and the live path is compared too.
 
 const sqlDir = join(process.cwd(), 'src/sql');
-const dirs = { migrationsDir: join(process.cwd(), 'migrations'), rollbackDir: join(process.cwd(), 'rollback'), emit: () => undefined, lint: false };
+const dirs = {
+  migrationsDir: join(process.cwd(), 'migrations'),
+  rollbackDir: join(process.cwd(), 'rollback'),
+  emit: () => undefined,
+  lint: false,
+};
 const RUNS = 20;
 
-interface Case { params: unknown[]; rows: WorkloadRow[]; columns: string[] }
+interface Case {
+  params: unknown[];
+  rows: WorkloadRow[];
+  columns: string[];
+}
 
 /** Column names and type OIDs of a result, to compare shapes as well as values. */
 const shape = (rows: { columns: readonly { name: string; type: number }[] }) => rows.columns.map((c) => `${c.name}:${c.type}`);
@@ -36,17 +55,28 @@ describe('workloads: plain on the baseline = optimized after the migration', () 
              (select max(id) from collections) as newest_collection,
              (select max(id) + 1 from collections) as unknown_collection,
              (select user_id from conversation_participants group by user_id order by count(*) desc, user_id limit 1) as chatty_user`;
-    const first = sets[0]![0];
+    const first = sets[0][0];
     switch (w.name) {
       case 'collection':
-        return [...sets, [first, edge!.newest_collection], [first, edge!.unknown_collection], [edge!.unknown_user, sets[0]![1]],
-          [sets[1]![0], sets[0]![1]], ...misfiled.map((c) => [1, c])];
+        return [
+          ...sets,
+          [first, edge.newest_collection],
+          [first, edge.unknown_collection],
+          [edge.unknown_user, sets[0][1]],
+          [sets[1][0], sets[0][1]],
+          ...misfiled.map((c) => [1, c]),
+        ];
       case 'feed':
-        return [...sets, [edge!.unknown_user, null, null, 20], [first, null, null, null], [first, new Date('2026-01-01T00:00:00Z'), null, 5]];
+        return [
+          ...sets,
+          [edge.unknown_user, null, null, 20],
+          [first, null, null, null],
+          [first, new Date('2026-01-01T00:00:00Z'), null, 5],
+        ];
       case 'user_stats':
-        return [...sets, [1], [edge!.unknown_user], ...(edge!.idle_user ? [[edge!.idle_user]] : [])];
+        return [...sets, [1], [edge.unknown_user], ...(edge.idle_user ? [[edge.idle_user]] : [])];
       case 'conversations':
-        return [...sets, [edge!.unknown_user, 50], [edge!.chatty_user, null], [edge!.chatty_user, 3]];
+        return [...sets, [edge.unknown_user, 50], [edge.chatty_user, null], [edge.chatty_user, 3]];
     }
   }
 
@@ -66,8 +96,8 @@ describe('workloads: plain on the baseline = optimized after the migration', () 
       insert into cards (user_id, collection_id, checklist_card_id, quantity)
       select 1, (select min(id) from collections where id <> target.collection_id), target.id, 2 from target
       returning collection_id as filed_in, (select collection_id from checklist_cards where id = checklist_card_id) as belongs_to`;
-    await db.sql`insert into cards (user_id, collection_id, checklist_card_id) values (1, ${m!.belongs_to as string}, null)`;
-    misfiled = [m!.filed_in, m!.belongs_to];
+    await db.sql`insert into cards (user_id, collection_id, checklist_card_id) values (1, ${m.belongs_to as string}, null)`;
+    misfiled = [m.filed_in, m.belongs_to];
     workloads = await loadWorkloads(sqlDir);
     for (const w of workloads) {
       const cases: Case[] = [];
@@ -116,21 +146,27 @@ describe('workloads: plain on the baseline = optimized after the migration', () 
     expect(convs.some((r) => (r.other_participant_ids as unknown[]).length > 1)).toBe(true);
   });
 
-  it.each(['collection', 'feed', 'user_stats', 'conversations'])('%s: the stored function returns exactly the plain answer', async (name) => {
-    const w = findWorkload(workloads, name);
-    for (const c of before.get(name)!) {
-      const rows = await db.sql.unsafe(w.sql.optimized, c.params as never[]);
-      expect({ params: c.params, columns: shape(rows) }).toEqual({ params: c.params, columns: c.columns });
-      expect({ params: c.params, rows: [...rows] }).toEqual({ params: c.params, rows: c.rows });
-    }
-  });
+  it.each(['collection', 'feed', 'user_stats', 'conversations'])(
+    '%s: the stored function returns exactly the plain answer',
+    async (name) => {
+      const w = findWorkload(workloads, name);
+      for (const c of before.get(name)!) {
+        const rows = await db.sql.unsafe(w.sql.optimized, c.params as never[]);
+        expect({ params: c.params, columns: shape(rows) }).toEqual({ params: c.params, columns: c.columns });
+        expect({ params: c.params, rows: [...rows] }).toEqual({ params: c.params, rows: c.rows });
+      }
+    },
+  );
 
-  it.each(['collection', 'feed', 'user_stats', 'conversations'])('%s: the plain query still answers the same after the migration', async (name) => {
-    const w = findWorkload(workloads, name);
-    for (const c of before.get(name)!) {
-      expect({ params: c.params, rows: await runWorkload(db.sql, w, 'plain', c.params) }).toEqual({ params: c.params, rows: c.rows });
-    }
-  });
+  it.each(['collection', 'feed', 'user_stats', 'conversations'])(
+    '%s: the plain query still answers the same after the migration',
+    async (name) => {
+      const w = findWorkload(workloads, name);
+      for (const c of before.get(name)!) {
+        expect({ params: c.params, rows: await runWorkload(db.sql, w, 'plain', c.params) }).toEqual({ params: c.params, rows: c.rows });
+      }
+    },
+  );
 
   it('user_stats: the live path (a stale mark pending) answers the same as the view', async () => {
     const w = findWorkload(workloads, 'user_stats');
@@ -149,14 +185,16 @@ describe('workloads: plain on the baseline = optimized after the migration', () 
     const [u] = await db.sql`
       select f.follower_id as user_id from follows f join posts p on p.user_id = f.followed_id
        group by f.follower_id having count(*) >= 60 order by f.follower_id limit 1`;
-    const user = u!.user_id;
+    const user = u.user_id;
     // a post with the same time as the 20th row, by the same author: a tie across the page boundary
     const [twentieth] = (await runWorkload(db.sql, w, 'optimized', [user, null, null, 20])).slice(19);
-    await db.sql`insert into posts (user_id, content, created_at) values (${twentieth!.author_id as string}, 'same second', ${twentieth!.created_at as Date})`;
+    await db.sql`insert into posts (user_id, content, created_at) values (${twentieth.author_id as string}, 'same second', ${twentieth.created_at as Date})`;
 
     const all = await runWorkload(db.sql, w, 'plain', [user, null, null, null]);
     expect(all.length).toBeGreaterThanOrEqual(60);
-    expect(all.filter((r) => (r.created_at as Date).getTime() === (twentieth!.created_at as Date).getTime()).length).toBeGreaterThanOrEqual(2);
+    expect(all.filter((r) => (r.created_at as Date).getTime() === (twentieth.created_at as Date).getTime()).length).toBeGreaterThanOrEqual(
+      2,
+    );
     const page1 = await runWorkload(db.sql, w, 'optimized', [user, null, null, 20]);
     const last1 = page1.at(-1)!;
     const page2 = await runWorkload(db.sql, w, 'optimized', [user, last1.created_at, last1.post_id, 20]);

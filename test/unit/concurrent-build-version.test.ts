@@ -1,13 +1,19 @@
 import { BoosterzError } from '../../src/errors.js';
-import { concurrentBuildRefusal, hasConcurrentBuildBug, refuseConcurrentBuildBug } from '../../src/core/preflight.js';
-import type { Script } from '../../src/core/types.js';
-import { loadParser, splitSql } from '../../src/core/statements.js';
+import { concurrentBuildRefusal, hasConcurrentBuildBug, refuseConcurrentBuildBug } from '../../src/core/engine/preflight.js';
+import type { Script } from '../../src/core/engine/types.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 
 /** PostgreSQL 14.0–14.3 can build corrupt indexes concurrently (fixed in 14.4): such builds are refused with exit 6. */
 beforeAll(() => loadParser());
 
-const script = (sql: string): Script =>
-  ({ version: 3, name: 'indexes', checksum: 'x', direction: 'up', path: 'migrations/0003_indexes.sql', statements: splitSql(sql) });
+const script = (sql: string): Script => ({
+  version: 3,
+  name: 'indexes',
+  checksum: 'x',
+  direction: 'up',
+  path: 'migrations/0003_indexes.sql',
+  statements: splitSql(sql),
+});
 let builds: Script;
 beforeAll(() => {
   builds = script('CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nREINDEX INDEX CONCURRENTLY a_id;');
@@ -15,7 +21,15 @@ beforeAll(() => {
 
 describe('CONCURRENTLY index builds on PostgreSQL 14.0–14.3', () => {
   it.each([
-    [130012, false], [139999, false], [140000, true], [140001, true], [140003, true], [140004, false], [140023, false], [150000, false], [180004, false],
+    [130012, false],
+    [139999, false],
+    [140000, true],
+    [140001, true],
+    [140003, true],
+    [140004, false],
+    [140023, false],
+    [150000, false],
+    [180004, false],
   ])('server_version_num %i: affected %s', (v, bad) => {
     expect(hasConcurrentBuildBug(v)).toBe(bad);
     expect(concurrentBuildRefusal(v, [builds]) !== undefined).toBe(bad);

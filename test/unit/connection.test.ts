@@ -3,18 +3,37 @@ import { addSecret, scrubText } from '../../src/cli/output.js';
 
 describe('connection target', () => {
   it('prefers --database-url, then DATABASE_URL, then PG* variables', () => {
-    const env = { DATABASE_URL: 'postgres://a@h/db', PGHOST: 'pg', PGUSER: 'u', PGPASSWORD: 'pw', PGDATABASE: 'd', PGPORT: '6543', PGSSLMODE: 'require' };
+    const env = {
+      DATABASE_URL: 'postgres://a@h/db',
+      PGHOST: 'pg',
+      PGUSER: 'u',
+      PGPASSWORD: 'pw',
+      PGDATABASE: 'd',
+      PGPORT: '6543',
+      PGSSLMODE: 'require',
+    };
     expect(resolveTarget('postgres://x@y/z', env)).toEqual({ url: 'postgres://x@y/z' });
     expect(resolveTarget(undefined, env)).toEqual({ url: 'postgres://a@h/db' });
-    expect(resolveTarget(undefined, { ...env, DATABASE_URL: '' })).toEqual({ host: 'pg', port: 6543, user: 'u', password: 'pw', database: 'd', sslmode: 'require' });
+    expect(resolveTarget(undefined, { ...env, DATABASE_URL: '' })).toEqual({
+      host: 'pg',
+      port: 6543,
+      user: 'u',
+      password: 'pw',
+      database: 'd',
+      sslmode: 'require',
+    });
   });
 
   it('masks passwords in URLs and descriptions', () => {
-    expect(maskUrl('cannot reach postgres://boss:s3cr%40t@db:5432/app?sslmode=require')).toBe('cannot reach postgres://boss:****@db:5432/app?sslmode=require');
+    expect(maskUrl('cannot reach postgres://boss:s3cr%40t@db:5432/app?sslmode=require')).toBe(
+      'cannot reach postgres://boss:****@db:5432/app?sslmode=require',
+    );
     expect(maskUrl('postgresql://u:p@h/d and postgres://v:q@i/e')).toBe('postgresql://u:****@h/d and postgres://v:****@i/e');
     expect(maskUrl('to postgres://bob:s3cr@t@127.0.0.1:1/db failed')).toBe('to postgres://bob:****@127.0.0.1:1/db failed');
     addSecret('s3cr@t');
-    expect(scrubText('cannot connect to postgres://bob:s3cr@t@127.0.0.1:1/db')).toBe('cannot connect to postgres://bob:****@127.0.0.1:1/db');
+    expect(scrubText('cannot connect to postgres://bob:s3cr@t@127.0.0.1:1/db')).toBe(
+      'cannot connect to postgres://bob:****@127.0.0.1:1/db',
+    );
     expect(describeTarget({ host: 'db', user: 'u', password: 'hunter2', database: 'app' })).toBe('postgres://u:****@db:5432/app');
     expect(describeTarget({ url: 'postgres://u@db/app' })).toBe('postgres://u@db/app');
   });

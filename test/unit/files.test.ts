@@ -1,7 +1,7 @@
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checksum, loadMigrations } from '../../src/core/files.js';
+import { checksum, loadMigrations } from '../../src/core/engine/files.js';
 import { ExitCode } from '../../src/errors.js';
 
 async function dirs(files: Record<string, string>, rollbacks: Record<string, string> = files) {
@@ -19,13 +19,20 @@ describe('loadMigrations', () => {
   it('orders by number, not by name', async () => {
     const [m, r] = await dirs({ '0010_ten.sql': 'select 10', '0009_nine.sql': 'select 9', '0008_eight.sql': 'select 8' });
     const files = await loadMigrations(m, r);
-    expect(files.map((f) => [f.version, f.name])).toEqual([[8, 'eight'], [9, 'nine'], [10, 'ten']]);
-    expect(files[0]!.rollbackSql).toBe('select 8');
+    expect(files.map((f) => [f.version, f.name])).toEqual([
+      [8, 'eight'],
+      [9, 'nine'],
+      [10, 'ten'],
+    ]);
+    expect(files[0].rollbackSql).toBe('select 8');
   });
 
   it('refuses a gap', async () => {
     const [m, r] = await dirs({ '0001_a.sql': '', '0003_c.sql': '' });
-    await expect(loadMigrations(m, r)).rejects.toMatchObject({ exitCode: ExitCode.usage, message: expect.stringMatching(/gap.*1 is followed by 3/) });
+    await expect(loadMigrations(m, r)).rejects.toMatchObject({
+      exitCode: ExitCode.usage,
+      message: expect.stringMatching(/gap.*1 is followed by 3/),
+    });
   });
 
   it('refuses a duplicate number', async () => {

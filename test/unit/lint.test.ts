@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lintFiles, lintSql, newMemory, RULES } from '../../src/core/lint.js';
-import { loadParser } from '../../src/core/statements.js';
+import { lintFiles, lintSql, newMemory, RULES } from '../../src/core/engine/lint.js';
+import { loadParser } from '../../src/core/engine/statements.js';
 
 const dir = join(process.cwd(), 'test/fixtures/lint');
 beforeAll(() => loadParser());
@@ -59,13 +59,14 @@ describe('lint rules fire on their fixture', () => {
   it('the partitioned-table message gives the ON ONLY / per-partition / ATTACH PARTITION recipe', async () => {
     const file = join(dir, 'BZ009.sql');
     const [f] = lintSql(await readFile(file, 'utf8'), file);
-    expect(f!.message).toMatch(/CREATE INDEX <name> ON ONLY events .*CREATE INDEX CONCURRENTLY <part_name> ON <partition> /);
-    expect(f!.message).toMatch(/ALTER INDEX <name> ATTACH PARTITION <part_name>/);
+    expect(f.message).toMatch(/CREATE INDEX <name> ON ONLY events .*CREATE INDEX CONCURRENTLY <part_name> ON <partition> /);
+    expect(f.message).toMatch(/ALTER INDEX <name> ATTACH PARTITION <part_name>/);
   });
 
   it('a validated PostgreSQL 18 NOT NULL … NOT VALID constraint also clears SET NOT NULL', () => {
-    const sql = 'ALTER TABLE cards ADD CONSTRAINT nn NOT NULL user_id NOT VALID;\n'
-      + 'ALTER TABLE cards VALIDATE CONSTRAINT nn;\nALTER TABLE cards ALTER COLUMN user_id SET NOT NULL;';
+    const sql =
+      'ALTER TABLE cards ADD CONSTRAINT nn NOT NULL user_id NOT VALID;\n' +
+      'ALTER TABLE cards VALIDATE CONSTRAINT nn;\nALTER TABLE cards ALTER COLUMN user_id SET NOT NULL;';
     expect(lintSql(sql, 'f.sql')).toEqual([]);
   });
 
@@ -84,7 +85,13 @@ describe('lint rules fire on their fixture', () => {
 
   it('the shipped migrations and rollback scripts lint clean', async () => {
     const { readdir } = await import('node:fs/promises');
-    const files = async (d: string) => (await readdir(join(process.cwd(), d))).filter((f) => f.endsWith('.sql')).sort().map((f) => join(process.cwd(), d, f));
-    expect((await lintFiles([...(await files('migrations')), ...(await files('rollback'))])).map((f) => `${f.file}:${f.line} ${f.id}`)).toEqual([]);
+    const files = async (d: string) =>
+      (await readdir(join(process.cwd(), d)))
+        .filter((f) => f.endsWith('.sql'))
+        .sort()
+        .map((f) => join(process.cwd(), d, f));
+    expect(
+      (await lintFiles([...(await files('migrations')), ...(await files('rollback'))])).map((f) => `${f.file}:${f.line} ${f.id}`),
+    ).toEqual([]);
   });
 });

@@ -1,14 +1,29 @@
-import { checkDrift, pendingDown, pendingUp, planLines, toScript } from '../../src/core/plan.js';
-import type { MigrationFile } from '../../src/core/files.js';
-import type { HistoryRow } from '../../src/core/history.js';
+import { checkDrift, pendingDown, pendingUp, planLines, toScript } from '../../src/core/engine/plan.js';
+import type { MigrationFile } from '../../src/core/engine/files.js';
+import type { HistoryRow } from '../../src/core/engine/history.js';
 import { renderPlan } from '../../src/cli/render.js';
 import { ExitCode } from '../../src/errors.js';
 
 const file = (version: number, sql = 'select 1', rollbackSql = 'select 1'): MigrationFile => ({
-  version, name: `m${version}`, fileName: `000${version}_m${version}.sql`, path: `/m/000${version}_m${version}.sql`, rollbackPath: `/r/000${version}_m${version}.sql`, checksum: `c${version}`, sql, rollbackSql,
+  version,
+  name: `m${version}`,
+  fileName: `000${version}_m${version}.sql`,
+  path: `/m/000${version}_m${version}.sql`,
+  rollbackPath: `/r/000${version}_m${version}.sql`,
+  checksum: `c${version}`,
+  sql,
+  rollbackSql,
 });
 const row = (version: number, state: HistoryRow['state'] = 'applied', checksum = `c${version}`): HistoryRow => ({
-  version, name: `m${version}`, checksum, state, applied_at: new Date(0), applied_by: 'dba', duration_ms: 1, statements: 1, error: null,
+  version,
+  name: `m${version}`,
+  checksum,
+  state,
+  applied_at: new Date(0),
+  applied_by: 'dba',
+  duration_ms: 1,
+  statements: 1,
+  error: null,
 });
 
 describe('planning', () => {
@@ -30,7 +45,9 @@ describe('planning', () => {
   });
 
   it('refuses drift with both checksums, and a history row without file', () => {
-    expect(() => checkDrift(files, [row(1, 'applied', 'other')])).toThrow(/0001_m1.sql changed after it was applied: database other, file c1/);
+    expect(() => checkDrift(files, [row(1, 'applied', 'other')])).toThrow(
+      /0001_m1.sql changed after it was applied: database other, file c1/,
+    );
     expect(() => checkDrift(files, [row(4)])).toThrow(/version 4 \(m4\) is applied in the database but has no file/);
     expect(() => checkDrift(files, [row(1, 'failed', 'other')])).not.toThrow();
   });

@@ -1,12 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadParser, splitSql } from '../../src/core/statements.js';
-import type { Statement } from '../../src/core/types.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
+import type { Statement } from '../../src/core/engine/types.js';
 
 // The shipped files must not depend on the session's search_path: psql -f under
 // `"$user", public` with a schema named after the role must create exactly what migrate does.
 const ROOT = process.cwd();
-const files = ['migrations', 'rollback'].flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.sql')).map((f) => join(d, f)));
+const files = ['migrations', 'rollback'].flatMap((d) =>
+  readdirSync(join(ROOT, d))
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => join(d, f)),
+);
 
 /** Unqualified relations a statement names outside function bodies (CTE names are not relations). */
 function unqualified(st: Statement): string[] {
@@ -37,12 +41,15 @@ describe.each(files)('%s', (file) => {
     expect(bad).toEqual([]);
   });
 
-  it('qualifies every function it creates, drops or fires, and pins each function\'s search_path', () => {
+  it("qualifies every function it creates, drops or fires, and pins each function's search_path", () => {
     for (const st of statements()) {
       if (st.node === 'CreateFunctionStmt') {
         expect((st.ast.funcname ?? []).length).toBe(2);
         const set = (st.ast.options ?? []).find((o: any) => o.DefElem?.defname === 'set');
-        expect({ line: st.line, search_path: set?.DefElem?.arg?.VariableSetStmt?.name }).toEqual({ line: st.line, search_path: 'search_path' });
+        expect({ line: st.line, search_path: set?.DefElem?.arg?.VariableSetStmt?.name }).toEqual({
+          line: st.line,
+          search_path: 'search_path',
+        });
       }
       if (st.node === 'CreateTrigStmt') expect(st.ast.funcname.length).toBe(2);
       if (st.node === 'DropStmt') {

@@ -22,7 +22,14 @@ describe('sslmode', () => {
 
   it('tries transports in libpq order: allow plain first, prefer TLS first, require and verify-* TLS only', () => {
     const order = Object.fromEntries(SSL_MODES.map((m) => [m, sslPlan({ sslmode: m }, noHome).order.join('>')]));
-    expect(order).toEqual({ disable: 'plain', allow: 'plain>tls', prefer: 'tls>plain', require: 'tls', 'verify-ca': 'tls', 'verify-full': 'tls' });
+    expect(order).toEqual({
+      disable: 'plain',
+      allow: 'plain>tls',
+      prefer: 'tls>plain',
+      require: 'tls',
+      'verify-ca': 'tls',
+      'verify-full': 'tls',
+    });
     expect(SSL_MODES.filter((m) => sslPlan({ sslmode: m }, noHome).tlsRequired)).toEqual(['require', 'verify-ca', 'verify-full']);
   });
 
@@ -30,7 +37,9 @@ describe('sslmode', () => {
     const tls = (m: string) => sslPlan({ sslmode: m }, noHome).tls;
     for (const m of ['allow', 'prefer', 'require']) expect(tls(m).rejectUnauthorized).toBe(false);
     expect(tls('verify-ca').rejectUnauthorized).toBe(true);
-    expect(tls('verify-ca').checkServerIdentity!('db.example', { subject: { CN: 'other' }, subjectaltname: 'DNS:other' } as never)).toBeUndefined();
+    expect(
+      tls('verify-ca').checkServerIdentity!('db.example', { subject: { CN: 'other' }, subjectaltname: 'DNS:other' } as never),
+    ).toBeUndefined();
     expect(tls('verify-full')).toMatchObject({ rejectUnauthorized: true, checkServerIdentity });
   });
 
@@ -48,7 +57,9 @@ describe('sslmode', () => {
 
   it('takes libpq TLS parameters out of a URL (postgres.js would send them to the server as settings), keeping the rest byte for byte', () => {
     expect(splitSslParams('postgres://u:p%40ss@h:5432/db')).toEqual({ url: 'postgres://u:p%40ss@h:5432/db', params: {} });
-    expect(splitSslParams('postgres://u@h/db?sslmode=allow&options=-c%20search_path%3Dx&sslrootcert=%2Fca.crt&application_name=a+b')).toEqual({
+    expect(
+      splitSslParams('postgres://u@h/db?sslmode=allow&options=-c%20search_path%3Dx&sslrootcert=%2Fca.crt&application_name=a+b'),
+    ).toEqual({
       url: 'postgres://u@h/db?options=-c%20search_path%3Dx&application_name=a+b',
       params: { sslmode: 'allow', sslrootcert: '/ca.crt' },
     });

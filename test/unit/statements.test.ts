@@ -1,6 +1,12 @@
 import {
-  isConcurrentBuild, isConcurrently, leadingComment, loadParser, needsLockTimeoutOutsideTransaction, splitIndexStatement, splitSql,
-} from '../../src/core/statements.js';
+  isConcurrentBuild,
+  isConcurrently,
+  leadingComment,
+  loadParser,
+  needsLockTimeoutOutsideTransaction,
+  splitIndexStatement,
+  splitSql,
+} from '../../src/core/engine/statements.js';
 import { STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
 import { BoosterzError } from '../../src/errors.js';
 
@@ -15,10 +21,10 @@ END $body$;
 SELECT 1;`;
     const st = splitSql(sql);
     expect(st).toHaveLength(2);
-    expect(st[0]!.text).toContain('PERFORM 1; RETURN 2;');
-    expect(st[0]!.kind).toBe('create function');
-    expect(st[1]!.text).toBe('SELECT 1');
-    expect(st[1]!.line).toBe(5);
+    expect(st[0].text).toContain('PERFORM 1; RETURN 2;');
+    expect(st[0].kind).toBe('create function');
+    expect(st[1].text).toBe('SELECT 1');
+    expect(st[1].line).toBe(5);
   });
 
   it('ignores semicolons in line and block comments and in strings', () => {
@@ -28,23 +34,27 @@ CREATE TABLE t (a text DEFAULT 'x;y'); -- trailing; comment
 INSERT INTO t VALUES ('a;b');`;
     const st = splitSql(sql);
     expect(st.map((s) => s.kind)).toEqual(['create table', 'insert']);
-    expect(st[0]!.line).toBe(3);
-    expect(st[1]!.text).toContain("VALUES ('a;b')");
+    expect(st[0].line).toBe(3);
+    expect(st[1].text).toContain("VALUES ('a;b')");
   });
 
   it('slices by UTF-8 bytes: non-ASCII text before a statement does not shift it', () => {
     const sql = `-- Numéro de carte, « édition spéciale » 🃏\nCREATE TABLE cartes (nom text DEFAULT 'é');\nCREATE INDEX CONCURRENTLY cartes_nom ON cartes (nom);`;
     const st = splitSql(sql);
     expect(st).toHaveLength(2);
-    expect(st[0]!.text.endsWith("CREATE TABLE cartes (nom text DEFAULT 'é')")).toBe(true);
-    expect(st[1]!.text).toBe('CREATE INDEX CONCURRENTLY cartes_nom ON cartes (nom)');
-    expect(st[1]!.line).toBe(3);
+    expect(st[0].text.endsWith("CREATE TABLE cartes (nom text DEFAULT 'é')")).toBe(true);
+    expect(st[1].text).toBe('CREATE INDEX CONCURRENTLY cartes_nom ON cartes (nom)');
+    expect(st[1].line).toBe(3);
   });
 
   it('takes a last statement without a semicolon', () => {
     const st = splitSql('SELECT 1;\nSELECT 2');
     expect(st.map((s) => s.text)).toEqual(['SELECT 1', 'SELECT 2']);
-    expect(splitSql('SELECT 1; SELECT 2; -- two on a line\n-- above three\nSELECT 3').map((s) => s.text)).toEqual(['SELECT 1', 'SELECT 2', '-- above three\nSELECT 3']);
+    expect(splitSql('SELECT 1; SELECT 2; -- two on a line\n-- above three\nSELECT 3').map((s) => s.text)).toEqual([
+      'SELECT 1',
+      'SELECT 2',
+      '-- above three\nSELECT 3',
+    ]);
   });
 
   it('returns nothing for a file of comments only', () => {
@@ -58,17 +68,21 @@ INSERT INTO t VALUES ('a;b');`;
 
   it('gives the comment above a statement', () => {
     const [st] = splitSql('-- serves: social feed\nCREATE INDEX CONCURRENTLY i ON t (a);');
-    expect(leadingComment(st!.text)).toBe('serves: social feed');
+    expect(leadingComment(st.text)).toBe('serves: social feed');
   });
 });
 
 describe('classify', () => {
-  const one = (sql: string) => splitSql(sql)[0]!;
+  const one = (sql: string) => splitSql(sql)[0];
   // the same cases are checked against a real server in test/integration/statement-classes.test.ts
   it.each(STATEMENT_CASES.map((c) => withDb(c, 'boosterz')).map((c) => [c.sql, c] as const))('%s', (sql, c) => {
     const st = one(sql);
-    expect({ kind: st.kind, transactional: st.transactional, target: st.target, table: st.table })
-      .toEqual({ kind: c.kind, transactional: c.transactional, target: c.target, table: c.table });
+    expect({ kind: st.kind, transactional: st.transactional, target: st.target, table: st.table }).toEqual({
+      kind: c.kind,
+      transactional: c.transactional,
+      target: c.target,
+      table: c.table,
+    });
   });
 
   it.each([
@@ -100,8 +114,11 @@ describe('classify', () => {
 describe('splitIndexStatement', () => {
   it.each([
     ['CREATE INDEX CONCURRENTLY ON cards (user_id)', 'cards', '(user_id)'],
-    ['-- note\nCREATE UNIQUE INDEX CONCURRENTLY ON ONLY "My Schema"."Cards" USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > \'é\'',
-      '"My Schema"."Cards"', "USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > 'é'"],
+    [
+      '-- note\nCREATE UNIQUE INDEX CONCURRENTLY ON ONLY "My Schema"."Cards" USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > \'é\'',
+      '"My Schema"."Cards"',
+      "USING btree (lower(a), b DESC) INCLUDE (c) WHERE a > 'é'",
+    ],
     ['CREATE INDEX ON public.cards(a)', 'public.cards', '(a)'],
   ])('%s', (sql, table, rest) => {
     expect(splitIndexStatement(sql)).toEqual({ table, rest });

@@ -11,7 +11,13 @@ export function register(cmd: Command, run: RunCommand): void {
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'baseline');
-        const r = await baseline(sql, { ...migrationDirs(ctx), emit: progress.handle, signal: ctx.signal, database: where, version: opts.version });
+        const r = await baseline(sql, {
+          ...migrationDirs(ctx),
+          emit: progress.handle,
+          signal: ctx.signal,
+          database: where,
+          version: opts.version,
+        });
         if (ctx.out.json) ctx.out.jsonLine({ ok: true, ...r });
         else ctx.out.result(`baselined ${where} at version ${r.version} (recorded: ${r.versions.join(', ')}); nothing was run`);
       }),

@@ -10,15 +10,24 @@ import { ProgressRenderer } from '../progress.js';
 import { renderBench } from '../render-bench.js';
 import { throwawayDatabase } from '../throwaway.js';
 
-export async function runBench(ctx: CommandContext, o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string }) {
+export async function runBench(
+  ctx: CommandContext,
+  o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string },
+) {
   const { sql } = await throwawayDatabase(ctx, 'bench');
   const progress = new ProgressRenderer(ctx.out);
   const r = await bench(sql, {
-    ...migrationDirs(ctx), sqlDir: join(ctx.packageRoot, 'src/sql'), scale: o.scale, seed: o.seed, runs: o.runs, signal: ctx.signal,
+    ...migrationDirs(ctx),
+    sqlDir: join(ctx.packageRoot, 'src/sql'),
+    scale: o.scale,
+    seed: o.seed,
+    runs: o.runs,
+    signal: ctx.signal,
     emit: ctx.out.json ? () => undefined : progress.handle,
     onPhase: (t) => ctx.out.info(t),
-    onGenerate: (s) => ctx.out.info(`  [${s.index + 1}/${s.total}] ${s.table}: ${s.rows.toLocaleString('en-US')} rows in ${formatMs(s.ms)}`),
-    floorDatabase: o.floor ? () => throwawayDatabase(ctx, "benchfloor") : undefined,
+    onGenerate: (s) =>
+      ctx.out.info(`  [${s.index + 1}/${s.total}] ${s.table}: ${s.rows.toLocaleString('en-US')} rows in ${formatMs(s.ms)}`),
+    floorDatabase: o.floor ? () => throwawayDatabase(ctx, 'benchfloor') : undefined,
     triggerCost: o.triggerCost,
   }).finally(() => progress.pause());
   if (o.out) {

@@ -13,23 +13,45 @@ export function register(cmd: Command, run: RunCommand): void {
   cmd
     .option('--dry-run', 'count what the retention policy would delete, per table; delete nothing')
     .addOption(new Option('--batch-size <n>', 'rows per table per short transaction').default(5000).argParser(intArg('--batch-size', 1)))
-    .addOption(new Option('--max-runtime <duration>', 'start no new batch after this long (the first batch always runs; the next run continues)').argParser(durationArg('--max-runtime')))
+    .addOption(
+      new Option(
+        '--max-runtime <duration>',
+        'start no new batch after this long (the first batch always runs; the next run continues)',
+      ).argParser(durationArg('--max-runtime')),
+    )
     .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number }) =>
       run(async (ctx) => {
         const { sql } = await connect(ctx, 'cleanup');
-        const work = (db: Sql) => cleanup(db, {
-          dryRun: o.dryRun, batchSize: o.batchSize, maxRuntimeMs: o.maxRuntime, signal: ctx.signal,
-          onBatch: (b) => ctx.out.verbose(`batch ${b.batch}: ${Object.entries(b.deleted).map(([t, n]) => `${t} ${n}`).join(', ')}`),
-        });
+        const work = (db: Sql) =>
+          cleanup(db, {
+            dryRun: o.dryRun,
+            batchSize: o.batchSize,
+            maxRuntimeMs: o.maxRuntime,
+            signal: ctx.signal,
+            onBatch: (b) =>
+              ctx.out.verbose(
+                `batch ${b.batch}: ${Object.entries(b.deleted)
+                  .map(([t, n]) => `${t} ${n}`)
+                  .join(', ')}`,
+              ),
+          });
         // a dry run only counts; a real run takes the daemon's cleanup lock and runs on the session holding it
         const r = o.dryRun
           ? await withSession(sql, {}, (s) => work(s.sql))
           : await withJobLock(sql, LockKey.cleanupJob, 'cleanup', (s) => work(s.sql));
         if (ctx.out.json) return void ctx.out.jsonLine(r);
-        ctx.out.result(table(['table', o.dryRun ? 'rows to delete' : 'rows deleted'], Object.entries(r.tables).map(([t, n]) => [t, n])));
+        ctx.out.result(
+          table(
+            ['table', o.dryRun ? 'rows to delete' : 'rows deleted'],
+            Object.entries(r.tables).map(([t, n]) => [t, n]),
+          ),
+        );
         const total = Object.values(r.tables).reduce((a, b) => a + b, 0);
         if (o.dryRun) ctx.out.result(`dry run: ${total} row(s) would be deleted; nothing was changed`);
-        else ctx.out.result(`${total} row(s) deleted in ${r.batches} batch(es), ${formatMs(r.durationMs)}${r.stoppedBy === 'done' ? '' : ` — stopped by ${r.stoppedBy}; the next run continues`}`);
+        else
+          ctx.out.result(
+            `${total} row(s) deleted in ${r.batches} batch(es), ${formatMs(r.durationMs)}${r.stoppedBy === 'done' ? '' : ` — stopped by ${r.stoppedBy}; the next run continues`}`,
+          );
         if (r.stoppedBy === 'interrupted') return 130;
       }),
     );

@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import chalk from 'chalk';
 import { join } from 'node:path';
 import { bench } from '../../core/bench/bench.js';
-import { verify } from '../../core/maintenance/verify.js';
+import { verify } from '../../core/checks/verify.js';
 import { unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
 import { createClient, onDatabase } from '../../db/connection.js';
@@ -18,12 +18,15 @@ const DEMO_DB = 'boosterz_demo';
 
 export function register(cmd: Command, run: RunCommand): void {
   cmd
-    .addOption(new Option('--scale <s>', 'data size (0.02 ≈ 170k rows, built in a few seconds)').default(0.02).argParser(numberArg('--scale')))
+    .addOption(
+      new Option('--scale <s>', 'data size (0.02 ≈ 170k rows, built in a few seconds)').default(0.02).argParser(numberArg('--scale')),
+    )
     .addOption(new Option('--runs <n>', 'timed runs per workload and variant').default(20).argParser(intArg('--runs', 1)))
     .action((o: { scale: number; runs: number }) =>
       run(async (ctx) => {
         // the embedded default unless a server was named; the demo gets its own database, kept afterwards
-        if (!ctx.flags.databaseUrl && !process.env.DATABASE_URL && !process.env.PGHOST && ctx.flags.embedded === undefined) ctx.flags.embedded = true;
+        if (!ctx.flags.databaseUrl && !process.env.DATABASE_URL && !process.env.PGHOST && ctx.flags.embedded === undefined)
+          ctx.flags.embedded = true;
         const server = await connectionTarget(ctx);
         const admin = createClient(server, { command: 'demo', max: 1, onNotice: () => undefined });
         try {
@@ -34,15 +37,24 @@ export function register(cmd: Command, run: RunCommand): void {
         }
         const sql = createClient(onDatabase(server, DEMO_DB), { command: 'demo', onNotice: () => undefined });
         ctx.onCleanup(() => sql.end({ timeout: 5 }).then(() => undefined));
-        await sql`create extension if not exists pg_stat_statements`.catch(() => ctx.out.warn('pg_stat_statements is not available: the slow-query report will be skipped'));
+        await sql`create extension if not exists pg_stat_statements`.catch(() =>
+          ctx.out.warn('pg_stat_statements is not available: the slow-query report will be skipped'),
+        );
 
         const say = (t: string) => ctx.out.result(chalk.bold(`\n== ${t}`));
         const dirs = migrationDirs(ctx);
         const sqlDir = join(ctx.packageRoot, 'src/sql');
         const progress = new ProgressRenderer(ctx.out);
-        say(`Boosterz demo on database ${DEMO_DB}: baseline schema, generated data, the four workloads, migrate, verify, the workloads again`);
+        say(
+          `Boosterz demo on database ${DEMO_DB}: baseline schema, generated data, the four workloads, migrate, verify, the workloads again`,
+        );
         const r = await bench(sql, {
-          ...dirs, sqlDir, scale: o.scale, runs: o.runs, signal: ctx.signal, triggerCost: false,
+          ...dirs,
+          sqlDir,
+          scale: o.scale,
+          runs: o.runs,
+          signal: ctx.signal,
+          triggerCost: false,
           emit: progress.handle,
           onPhase: (t) => ctx.out.info(chalk.cyan(t)),
           onGenerate: (s) => ctx.out.info(`  ${s.table}: ${s.rows.toLocaleString('en-US')} rows (${formatMs(s.ms)})`),
@@ -50,8 +62,9 @@ export function register(cmd: Command, run: RunCommand): void {
           afterGenerate: async () => void (await sql`select pg_stat_statements_reset()`.catch(() => undefined)),
           afterMigrate: async () => {
             progress.pause();
-            say('verify: the guide\'s validation checklist');
-            for (const c of await verify(sql, { ...dirs, sqlDir })) ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
+            say("verify: the guide's validation checklist");
+            for (const c of await verify(sql, { ...dirs, sqlDir }))
+              ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
           },
         }).finally(() => progress.pause());
         say('before / after');
@@ -59,15 +72,31 @@ export function register(cmd: Command, run: RunCommand): void {
         say('report slow-queries (mean ≥ 5 ms)');
         try {
           const s = await slowQueries(sql, { minMeanMs: 5, limit: 5, sort: 'total' });
-          ctx.out.result(s.queries.length ? table(['query', 'calls', 'mean'], s.queries.map((q) => [q.query.replace(/\s+/g, ' ').slice(0, 70), q.calls, `${q.mean_ms.toFixed(1)} ms`])) : 'none');
+          ctx.out.result(
+            s.queries.length
+              ? table(
+                  ['query', 'calls', 'mean'],
+                  s.queries.map((q) => [q.query.replace(/\s+/g, ' ').slice(0, 70), q.calls, `${q.mean_ms.toFixed(1)} ms`]),
+                )
+              : 'none',
+          );
         } catch (err) {
           ctx.out.warn((err as Error).message);
         }
         say('report unused-indexes (statistics from this run only: most indexes were not needed by these four workloads)');
         const u = await unusedIndexes(sql, sqlDir);
-        ctx.out.result(`${u.indexes.length} index(es) with 0 scans, e.g. ${u.indexes.slice(0, 3).map((i) => i.index).join(', ')}; \`boosterz-db report unused-indexes\` prints the DROP statements`);
-        const where = ctx.flags.embedded ? `in ${typeof ctx.flags.embedded === 'string' ? ctx.flags.embedded : '.boosterz/pgdata'} (--embedded)` : 'on the server you named';
-        ctx.out.result(`\nThe database ${DEMO_DB} is kept ${where}. Next: \`npx boosterz-db migrate --embedded\` applies the migrations to the embedded default database; see README.`);
+        ctx.out.result(
+          `${u.indexes.length} index(es) with 0 scans, e.g. ${u.indexes
+            .slice(0, 3)
+            .map((i) => i.index)
+            .join(', ')}; \`boosterz-db report unused-indexes\` prints the DROP statements`,
+        );
+        const where = ctx.flags.embedded
+          ? `in ${typeof ctx.flags.embedded === 'string' ? ctx.flags.embedded : '.boosterz/pgdata'} (--embedded)`
+          : 'on the server you named';
+        ctx.out.result(
+          `\nThe database ${DEMO_DB} is kept ${where}. Next: \`npx boosterz-db migrate --embedded\` applies the migrations to the embedded default database; see README.`,
+        );
       }),
     );
 }

@@ -15,7 +15,11 @@ function memoryArg(v: string): number {
 
 export function register(cmd: Command, run: RunCommand): void {
   cmd
-    .option('--server-memory <size>', 'RAM of the database server (e.g. 16GB), to scale the memory advice; default: this machine\'s when the server is local or embedded', memoryArg)
+    .option(
+      '--server-memory <size>',
+      "RAM of the database server (e.g. 16GB), to scale the memory advice; default: this machine's when the server is local or embedded",
+      memoryArg,
+    )
     .action((o: { serverMemory?: number }) =>
       run(async (ctx) => {
         const { sql, target } = await connect(ctx, 'doctor');

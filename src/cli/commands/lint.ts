@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { loadMigrations } from '../../core/files.js';
-import { formatFinding, lintFiles, lintMigrations } from '../../core/lint.js';
+import { loadMigrations } from '../../core/engine/files.js';
+import { formatFinding, lintFiles, lintMigrations } from '../../core/engine/lint.js';
 import { migrationDirs, type RunCommand } from '../context.js';
 
 export function register(cmd: Command, run: RunCommand): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import chalk from 'chalk';
 import { join } from 'node:path';
-import { verify } from '../../core/maintenance/verify.js';
+import { verify } from '../../core/checks/verify.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 
 export function register(cmd: Command, run: RunCommand): void {
@@ -12,8 +12,11 @@ export function register(cmd: Command, run: RunCommand): void {
       const ok = checks.every((c) => c.ok);
       if (ctx.out.json) ctx.out.jsonLine({ ok, database: where, checks });
       else {
-        for (const c of checks) ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
-        ctx.out.result(ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`);
+        for (const c of checks)
+          ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
+        ctx.out.result(
+          ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`,
+        );
       }
       return ok ? 0 : 1;
     }),

@@ -1,11 +1,11 @@
 import { cpus, platform, release, totalmem } from 'node:os';
 import type { Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode } from '../../errors.js';
-import type { Emit } from '../events.js';
-import { loadMigrations } from '../files.js';
-import { generate, type GenerateResult, type GenerateStep } from '../generate.js';
+import type { Emit } from '../engine/events.js';
+import { loadMigrations } from '../engine/files.js';
+import { generate, type GenerateResult, type GenerateStep } from './generate.js';
 import { migrate } from '../migrate.js';
-import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from '../workloads.js';
+import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from './workloads.js';
 import { firstDifference } from './compare.js';
 import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
 
@@ -89,14 +89,21 @@ async function measureFloor(o: BenchOptions, migrateMs: number, seed: number): P
   await applyLikePsql(db.url, db.sql, files.slice(0, 1), false);
   await generate(db.sql, { scale: o.scale, seed, sqlDir: o.sqlDir, signal: o.signal });
   const psql = await hasPsql();
-  o.onPhase?.(`floor: applying versions 2..${files.length} ${psql ? 'with psql -v ON_ERROR_STOP=1 -f' : 'statement by statement in autocommit (no psql client found)'}`);
+  o.onPhase?.(
+    `floor: applying versions 2..${files.length} ${psql ? 'with psql -v ON_ERROR_STOP=1 -f' : 'statement by statement in autocommit (no psql client found)'}`,
+  );
   const t0 = performance.now();
   // what --orphans=detach does, without the audit: psql alone cannot validate the keys otherwise
   await db.sql`update cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
   await db.sql`update personal_cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
   await db.sql`update checklist_cards c set base_card_id = null where base_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.base_card_id)`;
-  const floorMs = (performance.now() - t0) + (await applyLikePsql(db.url, db.sql, files.slice(1), psql));
-  return { migrateMs, floorMs, ratio: migrateMs / floorMs, method: psql ? 'psql -v ON_ERROR_STOP=1 -f, autocommit' : 'each statement in autocommit (no psql client)' };
+  const floorMs = performance.now() - t0 + (await applyLikePsql(db.url, db.sql, files.slice(1), psql));
+  return {
+    migrateMs,
+    floorMs,
+    ratio: migrateMs / floorMs,
+    method: psql ? 'psql -v ON_ERROR_STOP=1 -f, autocommit' : 'each statement in autocommit (no psql client)',
+  };
 }
 
 /**
@@ -125,7 +132,15 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
 
   phase('migrate (orphans detached)');
   const t0 = performance.now();
-  const m = await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: o.emit, signal: o.signal, orphans: 'detach', yes: true, lint: false });
+  const m = await migrate(sql, {
+    migrationsDir: o.migrationsDir,
+    rollbackDir: o.rollbackDir,
+    emit: o.emit,
+    signal: o.signal,
+    orphans: 'detach',
+    yes: true,
+    lint: false,
+  });
   const migrateMs = performance.now() - t0;
   const [{ detached }] = await sql<{ detached: number }[]>`select count(*)::int as detached from boosterz_db.orphan_audit`;
   await o.afterMigrate?.();
@@ -142,12 +157,26 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     for (const p of sets) {
       const [a, b]: WorkloadRow[][] = [await runWorkload(sql, w, 'plain', p), await runWorkload(sql, w, 'optimized', p)];
       const diff = firstDifference(a, b);
-      if (diff) throw new BoosterzError(`${w.title}: the optimized answer differs from the plain query for ${JSON.stringify(p)}: ${diff}`, ExitCode.checkFailed);
+      if (diff)
+        throw new BoosterzError(
+          `${w.title}: the optimized answer differs from the plain query for ${JSON.stringify(p)}: ${diff}`,
+          ExitCode.checkFailed,
+        );
     }
     const b = before.get(w.name)!;
     const a = after.get(w.name)!;
     const reductionPct = 100 * (1 - a.p50Ms / b.p50Ms);
-    results.push({ name: w.name, title: w.title, before: b, after: a, speedup: b.p50Ms / a.p50Ms, reductionPct, guide: w.guide, met: reductionPct >= w.guide.reductionPct, identicalAnswers: sets.length });
+    results.push({
+      name: w.name,
+      title: w.title,
+      before: b,
+      after: a,
+      speedup: b.p50Ms / a.p50Ms,
+      reductionPct,
+      guide: w.guide,
+      met: reductionPct >= w.guide.reductionPct,
+      identicalAnswers: sets.length,
+    });
   }
 
   const floor = o.floorDatabase ? await measureFloor(o, migrateMs, seed) : undefined;
@@ -159,13 +188,23 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
-    machine: { platform: platform(), release: release(), cpus: cpu.length, cpuModel: cpu[0]?.model ?? '', memoryBytes: totalmem(), node: process.version },
-    postgres: version!,
-    scale: o.scale, seed, runs,
+    machine: {
+      platform: platform(),
+      release: release(),
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? '',
+      memoryBytes: totalmem(),
+      node: process.version,
+    },
+    postgres: version,
+    scale: o.scale,
+    seed,
+    runs,
     data: { tables: data.tables, totalRows: data.totalRows, generateMs: data.totalMs, databaseBytes: Number(bytes) },
-    migrate: { ms: migrateMs, statements: m.plan.length, orphansDetached: detached! },
+    migrate: { ms: migrateMs, statements: m.plan.length, orphansDetached: detached },
     workloads: results,
-    floor, triggers,
+    floor,
+    triggers,
     notes: [
       'before: the plain queries on the baseline schema (version 1); after: the stored functions of 0006 after `migrate`',
       'times are client-side round trips over loopback, p50/p95 over the same random users (a power user sometimes, a typical user usually) in both runs, after 3 warm-up runs',

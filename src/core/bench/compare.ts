@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { WorkloadRow } from '../workloads.js';
+import type { WorkloadRow } from './workloads.js';
 
 /** JSON-comparable form of result rows (Dates → ISO strings, bigint → string). */
 export function normalise(rows: WorkloadRow[]): unknown[] {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Sql } from '../../db/connection.js';
-import type { MigrationFile } from '../files.js';
-import { loadParser, splitSql } from '../statements.js';
+import type { MigrationFile } from '../engine/files.js';
+import { loadParser, splitSql } from '../engine/statements.js';
 
 /** Is a psql client on the PATH? */
 export function hasPsql(): Promise<boolean> {
@@ -61,7 +61,7 @@ export async function triggerCost(sql: Sql, inserts = 2000, blocks = 4): Promise
     const insertBlock = async () => {
       const t0 = performance.now();
       for (let i = 0; i < per; i++) {
-        await conn`insert into cards (user_id, collection_id, checklist_card_id, notes) values (${ref!.user_id}, ${ref!.collection_id}, ${ref!.checklist_card_id}, ${marker})`;
+        await conn`insert into cards (user_id, collection_id, checklist_card_id, notes) values (${ref.user_id}, ${ref.collection_id}, ${ref.checklist_card_id}, ${marker})`;
       }
       return performance.now() - t0;
     };

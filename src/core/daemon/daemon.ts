@@ -6,12 +6,33 @@ import { openSession, type Session } from '../../db/session.js';
 import { isConnectionLoss } from '../../errors.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
-import { claimRun, closeAbandonedRuns, ensureJobTables, finishRun, forgetSchedules, pruneRuns, recordSchedules, type JobName, type JobRun } from './runs.js';
+import {
+  claimRun,
+  closeAbandonedRuns,
+  ensureJobTables,
+  finishRun,
+  forgetSchedules,
+  pruneRuns,
+  recordSchedules,
+  type JobName,
+  type JobRun,
+} from './runs.js';
 
 /** One line of the daemon's log: what happened to which job. */
 export interface DaemonEvent {
-  event: 'daemon:start' | 'daemon:stop' | 'job:start' | 'job:done' | 'job:failed' | 'job:skipped' | 'job:cancelled' | 'job:abandoned'
-    | 'notify' | 'db:down' | 'db:up' | 'listen';
+  event:
+    | 'daemon:start'
+    | 'daemon:stop'
+    | 'job:start'
+    | 'job:done'
+    | 'job:failed'
+    | 'job:skipped'
+    | 'job:cancelled'
+    | 'job:abandoned'
+    | 'notify'
+    | 'db:down'
+    | 'db:up'
+    | 'listen';
   job?: JobName;
   trigger?: 'schedule' | 'notify';
   tick?: string;
@@ -71,7 +92,10 @@ type Outcome = Exclude<JobRun['outcome'], 'running'>;
 export class Daemon {
   readonly host = hostname();
   readonly pid = process.pid;
-  readonly stats: Record<JobName, JobStats> = { refresh: { runs: {}, durationSumS: 0, durationCount: 0 }, cleanup: { runs: {}, durationSumS: 0, durationCount: 0 } };
+  readonly stats: Record<JobName, JobStats> = {
+    refresh: { runs: {}, durationSumS: 0, durationCount: 0 },
+    cleanup: { runs: {}, durationSumS: 0, durationCount: 0 },
+  };
   dbUp = false;
   private tasks: ScheduledTask[] = [];
   private running = new Map<JobName, { abort: AbortController; done: Promise<void> }>();
@@ -86,7 +110,10 @@ export class Daemon {
   private unrecorded = new Map<number, { outcome: Outcome; rows: number | null; error: string | null }>();
   private stopping = false;
 
-  constructor(private readonly sql: Sql, private readonly o: DaemonOptions) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly o: DaemonOptions,
+  ) {}
 
   private get schedules() {
     return [
@@ -99,7 +126,9 @@ export class Daemon {
     await this.ping();
     if (this.dbUp) await this.sweepAbandoned();
     for (const s of this.schedules) {
-      this.tasks.push(schedule(s.cron, (ctx) => void this.run(s.job, 'schedule', ctx.date), { timezone: s.timezone, name: `boosterz-${s.job}` }));
+      this.tasks.push(
+        schedule(s.cron, (ctx) => void this.run(s.job, 'schedule', ctx.date), { timezone: s.timezone, name: `boosterz-${s.job}` }),
+      );
     }
     this.heartbeat = setInterval(() => void this.ping(), 30_000);
     this.o.onEvent({ event: 'daemon:start', schedules: this.schedules });
@@ -154,7 +183,13 @@ export class Daemon {
   }
 
   private reportAbandoned(job: JobName, ids: number[]): void {
-    if (ids.length) this.o.onEvent({ event: 'job:abandoned', job, runs: ids, reason: 'left running by a daemon whose session is gone: recorded as failed' });
+    if (ids.length)
+      this.o.onEvent({
+        event: 'job:abandoned',
+        job,
+        runs: ids,
+        reason: 'left running by a daemon whose session is gone: recorded as failed',
+      });
   }
 
   /** Writes the outcomes kept for later; stops at a lost connection (kept for the next chance), drops one the database refuses. */
@@ -204,12 +239,16 @@ export class Daemon {
     if (this.stopping) return void (await s.close());
     this.listener = s;
     const session = s;
-    session.lost.addEventListener('abort', () => {
-      if (this.listener === session) this.listener = undefined;
-      if (this.stopping) return;
-      this.o.onEvent({ event: 'db:down', error: `the LISTEN session (pid ${session.pid}) ended; listening again` });
-      this.relisten = setTimeout(() => void this.listen(), 0);
-    }, { once: true });
+    session.lost.addEventListener(
+      'abort',
+      () => {
+        if (this.listener === session) this.listener = undefined;
+        if (this.stopping) return;
+        this.o.onEvent({ event: 'db:down', error: `the LISTEN session (pid ${session.pid}) ended; listening again` });
+        this.relisten = setTimeout(() => void this.listen(), 0);
+      },
+      { once: true },
+    );
     this.o.onEvent({ event: 'listen', reason: `listening on ${CHANNEL}` });
     // notifications sent while no session listened are lost: catch up with one refresh
     if (this.listened) this.scheduleRefresh();
@@ -282,7 +321,12 @@ export class Daemon {
     } catch (err) {
       // could not reach the database, or the session ended before the work began: logged, tried again next tick
       this.count(job, 'failed', performance.now() - t0);
-      this.o.onEvent({ ...base, event: 'job:failed', outcome: 'failed', error: session?.lost.aborted ? lostSession(session, err) : (err as Error).message });
+      this.o.onEvent({
+        ...base,
+        event: 'job:failed',
+        outcome: 'failed',
+        error: session?.lost.aborted ? lostSession(session, err) : (err as Error).message,
+      });
     } finally {
       if (session) {
         if (locked && !session.lost.aborted) await unlock(session.sql, KEYS[job]).catch(() => undefined);

@@ -7,16 +7,28 @@ export function metricsText(d: Daemon): string {
     '# HELP boosterz_job_runs_total Job runs by outcome (ok, failed, cancelled, skipped).',
     '# TYPE boosterz_job_runs_total counter',
   ];
-  for (const [job, s] of Object.entries(d.stats)) for (const [outcome, n] of Object.entries(s.runs)) lines.push(`boosterz_job_runs_total{job="${job}",outcome="${outcome}"} ${n}`);
+  for (const [job, s] of Object.entries(d.stats))
+    for (const [outcome, n] of Object.entries(s.runs)) lines.push(`boosterz_job_runs_total{job="${job}",outcome="${outcome}"} ${n}`);
   lines.push('# HELP boosterz_job_failures_total Failed job runs.', '# TYPE boosterz_job_failures_total counter');
   for (const [job, s] of Object.entries(d.stats)) lines.push(`boosterz_job_failures_total{job="${job}"} ${s.runs.failed ?? 0}`);
   lines.push('# HELP boosterz_job_duration_seconds Duration of job runs that did work.', '# TYPE boosterz_job_duration_seconds summary');
   for (const [job, s] of Object.entries(d.stats)) {
-    lines.push(`boosterz_job_duration_seconds_sum{job="${job}"} ${s.durationSumS}`, `boosterz_job_duration_seconds_count{job="${job}"} ${s.durationCount}`);
+    lines.push(
+      `boosterz_job_duration_seconds_sum{job="${job}"} ${s.durationSumS}`,
+      `boosterz_job_duration_seconds_count{job="${job}"} ${s.durationCount}`,
+    );
   }
-  lines.push('# HELP boosterz_job_last_success_timestamp_seconds Unix time of the last successful run.', '# TYPE boosterz_job_last_success_timestamp_seconds gauge');
-  for (const [job, s] of Object.entries(d.stats)) if (s.lastSuccess) lines.push(`boosterz_job_last_success_timestamp_seconds{job="${job}"} ${s.lastSuccess.toFixed(3)}`);
-  lines.push('# HELP boosterz_database_up 1 when the last check of the database succeeded.', '# TYPE boosterz_database_up gauge', `boosterz_database_up ${d.dbUp ? 1 : 0}`);
+  lines.push(
+    '# HELP boosterz_job_last_success_timestamp_seconds Unix time of the last successful run.',
+    '# TYPE boosterz_job_last_success_timestamp_seconds gauge',
+  );
+  for (const [job, s] of Object.entries(d.stats))
+    if (s.lastSuccess) lines.push(`boosterz_job_last_success_timestamp_seconds{job="${job}"} ${s.lastSuccess.toFixed(3)}`);
+  lines.push(
+    '# HELP boosterz_database_up 1 when the last check of the database succeeded.',
+    '# TYPE boosterz_database_up gauge',
+    `boosterz_database_up ${d.dbUp ? 1 : 0}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

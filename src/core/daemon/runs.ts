@@ -56,7 +56,10 @@ export async function ensureJobTables(db: Db): Promise<void> {
  * Claims the run of `job` for a scheduled tick: returns the run id, or undefined when
  * another daemon already ran (or runs) this tick. Call while holding the job's advisory lock.
  */
-export async function claimRun(db: Db, r: { job: JobName; tick: Date | null; trigger: string; host: string; pid: number }): Promise<number | undefined> {
+export async function claimRun(
+  db: Db,
+  r: { job: JobName; tick: Date | null; trigger: string; host: string; pid: number },
+): Promise<number | undefined> {
   const rows = await db<{ id: number }[]>`
     insert into boosterz_db.job_runs (job, tick, trigger, host, pid)
     values (${r.job}, ${r.tick}, ${r.trigger}, ${r.host}, ${r.pid})
@@ -89,7 +92,12 @@ export async function pruneRuns(db: Db, days: number): Promise<number> {
   return r.count;
 }
 
-export async function recordSchedules(db: Db, host: string, pid: number, schedules: { job: JobName; cron: string; timezone: string }[]): Promise<void> {
+export async function recordSchedules(
+  db: Db,
+  host: string,
+  pid: number,
+  schedules: { job: JobName; cron: string; timezone: string }[],
+): Promise<void> {
   for (const s of schedules) {
     await db`
       insert into boosterz_db.daemon_schedules (job, host, pid, cron, timezone) values (${s.job}, ${host}, ${pid}, ${s.cron}, ${s.timezone})
@@ -104,15 +112,17 @@ export async function forgetSchedules(db: Db, host: string, pid: number): Promis
 
 export async function lastRuns(db: Db, limit = 20): Promise<JobRun[]> {
   const [t] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.job_runs') is not null as ok`;
-  if (!t!.ok) return [];
+  if (!t.ok) return [];
   return db<JobRun[]>`
     select id::int, job, tick, trigger, host, pid, started_at, finished_at, outcome, rows_affected::float8 as rows_affected, error
       from boosterz_db.job_runs order by started_at desc, id desc limit ${limit}`;
 }
 
-export async function liveSchedules(db: Db): Promise<{ job: JobName; host: string; pid: number; cron: string; timezone: string; heartbeat_at: Date }[]> {
+export async function liveSchedules(
+  db: Db,
+): Promise<{ job: JobName; host: string; pid: number; cron: string; timezone: string; heartbeat_at: Date }[]> {
   const [t] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.daemon_schedules') is not null as ok`;
-  if (!t!.ok) return [];
+  if (!t.ok) return [];
   return db`select job, host, pid, cron, timezone, heartbeat_at from boosterz_db.daemon_schedules
              where heartbeat_at > now() - interval '3 minutes' order by job, host, pid`;
 }

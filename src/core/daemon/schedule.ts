@@ -6,7 +6,9 @@ export function checkCron(flag: string, expr: string): void {
   const v = validateDetailed(expr);
   if (!v.valid) {
     const why = v.errors.map((e) => `${e.field}${e.value !== undefined ? ` "${e.value}"` : ''}: ${e.message}`).join('; ');
-    throw usageError(`${flag} "${expr}" is not a valid cron expression: ${why || 'expected 5 fields (minute hour day month weekday) or 6 with seconds first'}`);
+    throw usageError(
+      `${flag} "${expr}" is not a valid cron expression: ${why || 'expected 5 fields (minute hour day month weekday) or 6 with seconds first'}`,
+    );
   }
 }
 

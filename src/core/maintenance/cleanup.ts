@@ -29,8 +29,9 @@ async function preflight(sql: Sql | ReservedSql, dryRun: boolean): Promise<void>
   const [fn] = await sql<{ ok: boolean; exec: boolean; user: string }[]>`
     select p is not null as ok, current_user as user, p is not null and has_function_privilege(p, 'EXECUTE') as exec
       from to_regprocedure('cleanup_old_data(integer,integer,interval,interval,interval,boolean)') as f(p)`;
-  if (!fn!.ok) throw refusedError('cleanup_old_data() is not in this database: apply the migrations first (`boosterz-db migrate`)');
-  if (!fn!.exec) throw refusedError(`${fn!.user} may not execute cleanup_old_data(): GRANT EXECUTE ON FUNCTION cleanup_old_data TO ${fn!.user}`);
+  if (!fn.ok) throw refusedError('cleanup_old_data() is not in this database: apply the migrations first (`boosterz-db migrate`)');
+  if (!fn.exec)
+    throw refusedError(`${fn.user} may not execute cleanup_old_data(): GRANT EXECUTE ON FUNCTION cleanup_old_data TO ${fn.user}`);
   // the batches select … FOR UPDATE SKIP LOCKED (needs UPDATE) and DELETE; a dry run only counts
   const needed = dryRun ? ['SELECT'] : ['SELECT', 'UPDATE', 'DELETE'];
   const rows = await sql<{ t: string; missing: string[] }[]>`
@@ -40,9 +41,10 @@ async function preflight(sql: Sql | ReservedSql, dryRun: boolean): Promise<void>
   if (denied.length) {
     const byPrivileges = new Map<string, string[]>();
     for (const d of denied) byPrivileges.set(d.missing.join(', '), [...(byPrivileges.get(d.missing.join(', ')) ?? []), d.t]);
-    throw refusedError(`${fn!.user} lacks ${[...byPrivileges].map(([p, ts]) => `${p} on ${ts.join(', ')}`).join('; ')}: nothing was ${dryRun ? 'counted' : 'deleted'}`, [
-      `GRANT ${needed.join(', ')} ON ${denied.map((d) => d.t).join(', ')} TO ${fn!.user}`,
-    ]);
+    throw refusedError(
+      `${fn.user} lacks ${[...byPrivileges].map(([p, ts]) => `${p} on ${ts.join(', ')}`).join('; ')}: nothing was ${dryRun ? 'counted' : 'deleted'}`,
+      [`GRANT ${needed.join(', ')} ON ${denied.map((d) => d.t).join(', ')} TO ${fn.user}`],
+    );
   }
 }
 
@@ -59,12 +61,19 @@ export async function cleanup(sql: Sql | ReservedSql, o: CleanupOptions = {}): P
   const batchSize = o.batchSize ?? 5000;
   const tables: Record<string, number> = Object.fromEntries(POLICY_TABLES.map((t) => [t, 0]));
   const failed = (what: string, err: unknown, details: string[]) =>
-    new BoosterzError(`${what} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, details, {
-      lostConnection: isConnectionLoss(err),
-    });
+    new BoosterzError(
+      `${what} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`,
+      ExitCode.statementFailed,
+      details,
+      {
+        lostConnection: isConnectionLoss(err),
+      },
+    );
   if (o.dryRun) {
     try {
-      const rows = await sql<{ table_name: string; rows_deleted: string }[]>`select table_name, rows_deleted::text from cleanup_old_data(p_dry_run => true)`;
+      const rows = await sql<
+        { table_name: string; rows_deleted: string }[]
+      >`select table_name, rows_deleted::text from cleanup_old_data(p_dry_run => true)`;
       for (const r of rows) tables[r.table_name] = Number(r.rows_deleted);
     } catch (err) {
       throw failed('cleanup dry run', err, ['nothing was deleted']);
@@ -72,7 +81,13 @@ export async function cleanup(sql: Sql | ReservedSql, o: CleanupOptions = {}): P
     return { dryRun: true, tables, batches: 0, durationMs: performance.now() - t0, stoppedBy: 'done' };
   }
   let batches = 0;
-  const result = (stoppedBy: CleanupResult['stoppedBy']): CleanupResult => ({ dryRun: false, tables, batches, durationMs: performance.now() - t0, stoppedBy });
+  const result = (stoppedBy: CleanupResult['stoppedBy']): CleanupResult => ({
+    dryRun: false,
+    tables,
+    batches,
+    durationMs: performance.now() - t0,
+    stoppedBy,
+  });
   for (;;) {
     if (o.signal?.aborted) return result('interrupted');
     let rows: { table_name: string; rows_deleted: string }[];

@@ -56,16 +56,18 @@ async function marksTable(sql: Db): Promise<Marks> {
   const [m] = await sql<Marks[]>`
     select to_regclass(${MARKS}) is not null as exists, current_user as user,
            coalesce(has_table_privilege(to_regclass(${MARKS}), 'SELECT') and has_table_privilege(to_regclass(${MARKS}), 'DELETE'), false) as usable`;
-  return m!;
+  return m;
 }
 
 /** Materialized views of the application schemas, with what REFRESH CONCURRENTLY needs and their stale marks. */
 export async function listMatViews(sql: Db, marks?: Marks): Promise<MatView[]> {
   marks ??= await marksTable(sql);
-  const stale = new Set(marks.exists && marks.usable ? (await sql<{ v: string }[]>`select distinct view_name as v from ${sql(MARKS)}`).map((r) => r.v) : []);
+  const stale = new Set(
+    marks.exists && marks.usable ? (await sql<{ v: string }[]>`select distinct view_name as v from ${sql(MARKS)}`).map((r) => r.v) : [],
+  );
   const [ver] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
   // MAINTAIN (PostgreSQL 17+) lets a non-owner refresh; the privilege name is unknown before
-  const maintain = ver!.v >= 170000 ? sql`has_table_privilege(c.oid, 'MAINTAIN')` : sql`false`;
+  const maintain = ver.v >= 170000 ? sql`has_table_privilege(c.oid, 'MAINTAIN')` : sql`false`;
   const views = await sql<Omit<MatView, 'stale'>[]>`
     select n.nspname as schema, c.relname as name, pg_get_userbyid(c.relowner) as owner, c.relispopulated as populated,
            exists (select 1 from pg_index i where i.indrelid = c.oid
@@ -107,18 +109,28 @@ export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ 
   const chosen = pick(all, o);
   const denied = chosen.filter((v) => !v.canRefresh);
   if (denied.length) {
-    throw refusedError(`${marks.user} may not refresh ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')}: only the owner can (or a role with MAINTAIN, PostgreSQL 17+); nothing was refreshed`, [
-      `run as ${[...new Set(denied.map((v) => v.owner))].join(' / ')}, or on PostgreSQL 17+: GRANT MAINTAIN ON ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')} TO ${marks.user}`,
-    ]);
+    throw refusedError(
+      `${marks.user} may not refresh ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')}: only the owner can (or a role with MAINTAIN, PostgreSQL 17+); nothing was refreshed`,
+      [
+        `run as ${[...new Set(denied.map((v) => v.owner))].join(' / ')}, or on PostgreSQL 17+: GRANT MAINTAIN ON ${denied.map((v) => `${v.schema}.${v.name}`).join(', ')} TO ${marks.user}`,
+      ],
+    );
   }
   const refreshed: ViewRefresh[] = [];
   for (const v of chosen) {
     if (o.signal?.aborted) break;
     let mode: ViewRefresh['mode'] = 'concurrently';
     let reason: string | undefined;
-    if (o.concurrently === false) { mode = 'plain'; reason = '--no-concurrently'; }
-    else if (!v.populated) { mode = 'plain'; reason = 'not populated yet (first fill): a plain refresh locks the view for readers'; }
-    else if (!v.uniqueIndex) { mode = 'plain'; reason = 'no usable unique index for CONCURRENTLY: a plain refresh locks the view for readers'; }
+    if (o.concurrently === false) {
+      mode = 'plain';
+      reason = '--no-concurrently';
+    } else if (!v.populated) {
+      mode = 'plain';
+      reason = 'not populated yet (first fill): a plain refresh locks the view for readers';
+    } else if (!v.uniqueIndex) {
+      mode = 'plain';
+      reason = 'no usable unique index for CONCURRENTLY: a plain refresh locks the view for readers';
+    }
     if (reason && o.concurrently !== false) o.onWarning?.(`${v.schema}.${v.name}: ${reason}`);
     const t0 = performance.now();
     // READ COMMITTED: the refresh must see every writer that committed while the DELETE of
@@ -128,9 +140,10 @@ export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ 
       await conn`select set_config('lock_timeout', ${`${o.lockTimeoutMs ?? 5000}ms`}, true),
                         set_config('statement_timeout', ${`${o.statementTimeoutMs ?? 0}ms`}, true)`;
       if (marks.exists) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
-      const q = mode === 'concurrently'
-        ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
-        : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
+      const q =
+        mode === 'concurrently'
+          ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
+          : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
       const cancel = () => void q.cancel();
       o.signal?.addEventListener('abort', cancel, { once: true });
       try {
@@ -148,10 +161,21 @@ export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ 
       const lost = isConnectionLoss(err);
       if (!lost) await conn.unsafe('rollback').catch(() => undefined);
       const view = `${v.schema}.${v.name}`;
-      if (o.signal?.aborted) throw new BoosterzError(`interrupted while refreshing ${view}: it keeps its previous contents and stays marked stale`, ExitCode.interrupted);
-      throw new BoosterzError(`refresh of ${view} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`, ExitCode.statementFailed, [
-        sqlState(err) === '55P03' ? 'a lock was busy: retry later or raise --lock-timeout' : 'the view keeps its previous contents and stays marked stale',
-      ], { lostConnection: lost });
+      if (o.signal?.aborted)
+        throw new BoosterzError(
+          `interrupted while refreshing ${view}: it keeps its previous contents and stays marked stale`,
+          ExitCode.interrupted,
+        );
+      throw new BoosterzError(
+        `refresh of ${view} failed: ${sqlState(err) ? `[${sqlState(err)}] ` : ''}${(err as Error).message}`,
+        ExitCode.statementFailed,
+        [
+          sqlState(err) === '55P03'
+            ? 'a lock was busy: retry later or raise --lock-timeout'
+            : 'the view keeps its previous contents and stays marked stale',
+        ],
+        { lostConnection: lost },
+      );
     }
   }
   return { refreshed, views: all };

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/connection.js';
 import { quoteIdent } from '../../db/sql.js';
-import { sqlFile } from '../sqlfiles.js';
+import { sqlFile } from '../../db/sqlfiles.js';
 
 export interface UnusedIndex {
   schema: string;
@@ -40,17 +40,21 @@ export async function unusedIndexes(sql: Sql, sqlDir: string): Promise<UnusedInd
            current_setting('server_version_num')::int as v
       from pg_stat_database d where d.datname = current_database()`;
   let lastScan = new Map<string, string | null>();
-  if (age!.v >= 160000 && rows.length) {
+  if (age.v >= 160000 && rows.length) {
     const r = await sql<{ k: string; last: Date | null }[]>`
       select schemaname || '.' || indexrelname as k, last_idx_scan as last from pg_stat_user_indexes`;
     lastScan = new Map(r.map((x) => [x.k, x.last ? x.last.toISOString() : null]));
   }
   return {
-    statsSince: age!.since.toISOString(),
-    statsSource: age!.reset ? 'stats_reset' : 'server start',
-    statsAgeDays: age!.days,
-    statsTooYoung: age!.days < 7,
-    indexes: rows.map((r) => ({ ...r, ...(age!.v >= 160000 ? { last_idx_scan: lastScan.get(`${r.schema}.${r.index}`) ?? null } : {}), drop: dropStatement(r.schema, r.index) })),
+    statsSince: age.since.toISOString(),
+    statsSource: age.reset ? 'stats_reset' : 'server start',
+    statsAgeDays: age.days,
+    statsTooYoung: age.days < 7,
+    indexes: rows.map((r) => ({
+      ...r,
+      ...(age.v >= 160000 ? { last_idx_scan: lastScan.get(`${r.schema}.${r.index}`) ?? null } : {}),
+      drop: dropStatement(r.schema, r.index),
+    })),
   };
 }
 
@@ -69,8 +73,9 @@ export interface DuplicateIndex {
 
 /** Indexes whose columns are a leading prefix of another index's (same method, predicate, expressions). */
 export async function duplicateIndexes(sql: Sql, sqlDir: string): Promise<DuplicateIndex[]> {
-  const rows = (await sql.unsafe<Omit<DuplicateIndex, 'drop'>[]>(await sqlFile(sqlDir, 'reports/duplicate-indexes.sql')))
-    .sort((x, y) => x.schema.localeCompare(y.schema) || x.table.localeCompare(y.table) || x.index.localeCompare(y.index));
+  const rows = (await sql.unsafe<Omit<DuplicateIndex, 'drop'>[]>(await sqlFile(sqlDir, 'reports/duplicate-indexes.sql'))).sort(
+    (x, y) => x.schema.localeCompare(y.schema) || x.table.localeCompare(y.table) || x.index.localeCompare(y.index),
+  );
   return rows.map((r) => ({
     ...r,
     drop: r.constraint

@@ -35,7 +35,8 @@ export interface SlowQueryReport {
   over?: { count: number; max_mean_ms: number | null };
 }
 
-const HOW_TO = 'add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database';
+const HOW_TO =
+  'add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements in this database';
 
 /**
  * The slowest statements of the current database from pg_stat_statements, with the column
@@ -48,12 +49,19 @@ export async function slowQueries(sql: Sql, o: SlowQueryOptions = {}): Promise<S
   const [ext] = await sql<{ schema: string | null; preloaded: boolean | null }[]>`
     select (select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_stat_statements') as schema,
            (select 'pg_stat_statements' = any(string_to_array(replace(s.setting, ' ', ''), ',')) from pg_settings s where s.name = 'shared_preload_libraries') as preloaded`;
-  if (!ext!.schema) {
-    throw new BoosterzError(`pg_stat_statements is not installed in this database: ${ext!.preloaded ? 'run CREATE EXTENSION pg_stat_statements' : HOW_TO}`, ExitCode.checkFailed);
+  if (!ext.schema) {
+    throw new BoosterzError(
+      `pg_stat_statements is not installed in this database: ${ext.preloaded ? 'run CREATE EXTENSION pg_stat_statements' : HOW_TO}`,
+      ExitCode.checkFailed,
+    );
   }
-  const view = `${quoteIdent(ext!.schema)}.pg_stat_statements`;
-  const cols = new Set((await sql<{ attname: string }[]>`
-    select attname from pg_attribute where attrelid = to_regclass(${view}) and attnum > 0 and not attisdropped`).map((r) => r.attname));
+  const view = `${quoteIdent(ext.schema)}.pg_stat_statements`;
+  const cols = new Set(
+    (
+      await sql<{ attname: string }[]>`
+    select attname from pg_attribute where attrelid = to_regclass(${view}) and attnum > 0 and not attisdropped`
+    ).map((r) => r.attname),
+  );
   const exec = cols.has('total_exec_time') ? 'exec_time' : 'time';
   const plan = cols.has('total_plan_time') ? 's.total_plan_time / nullif(s.calls, 0)' : 'null::float8';
   const order = { total: `s.total_${exec}`, mean: `s.mean_${exec}`, calls: 's.calls' }[o.sort ?? 'total'];
@@ -70,23 +78,33 @@ export async function slowQueries(sql: Sql, o: SlowQueryOptions = {}): Promise<S
      limit $3`;
   try {
     const queries = await sql.unsafe<SlowQuery[]>(text, [o.minMeanMs ?? 100, o.minCalls ?? 1, o.limit ?? 10]);
-    const [tp] = await sql<{ on: boolean }[]>`select coalesce(current_setting('pg_stat_statements.track_planning', true), 'off') = 'on' as on`;
+    const [tp] = await sql<
+      { on: boolean }[]
+    >`select coalesce(current_setting('pg_stat_statements.track_planning', true), 'off') = 'on' as on`;
     let over: SlowQueryReport['over'];
     if (o.failMeanMs !== undefined) {
-      const [r] = await sql.unsafe<{ count: number; max_mean_ms: number | null }[]>(`
+      const [r] = await sql.unsafe<{ count: number; max_mean_ms: number | null }[]>(
+        `
         select count(*)::int as count, max(s.mean_${exec})::float8 as max_mean_ms
-          from ${view} s where ${here} and s.mean_${exec} > $1 and s.calls >= $2`, [o.failMeanMs, o.minCalls ?? 1]);
+          from ${view} s where ${here} and s.mean_${exec} > $1 and s.calls >= $2`,
+        [o.failMeanMs, o.minCalls ?? 1],
+      );
       over = r!;
     }
     return {
-      track_planning: tp!.on,
-      queries: queries.map((q) => ({ ...q, mean_plan_ms: tp!.on ? q.mean_plan_ms : null })),
+      track_planning: tp.on,
+      queries: queries.map((q) => ({ ...q, mean_plan_ms: tp.on ? q.mean_plan_ms : null })),
       hidden: queries.filter((q) => q.query === '<insufficient privilege>').length,
       ...(over ? { over } : {}),
     };
   } catch (err) {
-    if (sqlState(err) === '55000') throw new BoosterzError(`pg_stat_statements is installed but not loaded: ${HOW_TO}`, ExitCode.checkFailed);
-    if (sqlState(err) === '42501') throw new BoosterzError(`cannot read ${view}: ${(err as Error).message} (GRANT SELECT ON ${view} TO the role, or GRANT pg_read_all_stats)`, ExitCode.checkFailed);
+    if (sqlState(err) === '55000')
+      throw new BoosterzError(`pg_stat_statements is installed but not loaded: ${HOW_TO}`, ExitCode.checkFailed);
+    if (sqlState(err) === '42501')
+      throw new BoosterzError(
+        `cannot read ${view}: ${(err as Error).message} (GRANT SELECT ON ${view} TO the role, or GRANT pg_read_all_stats)`,
+        ExitCode.checkFailed,
+      );
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { usageError } from '../errors.js';
+import { usageError } from '../../errors.js';
 
 /** A versioned migration file and its rollback script. */
 export interface MigrationFile {
@@ -51,7 +51,7 @@ export async function loadMigrations(migrationsDir: string, rollbackDir: string)
   }
   const versions = [...byVersion.keys()].sort((a, b) => a - b);
   for (let i = 1; i < versions.length; i++) {
-    if (versions[i] !== versions[i - 1]! + 1) {
+    if (versions[i] !== versions[i - 1] + 1) {
       throw usageError(`gap in migration versions: ${versions[i - 1]} is followed by ${versions[i]} in ${migrationsDir}`);
     }
   }
@@ -68,7 +68,16 @@ export async function loadMigrations(migrationsDir: string, rollbackDir: string)
       const path = join(migrationsDir, fileName);
       const rollbackPath = join(rollbackDir, fileName);
       const [sql, rollbackSql] = await Promise.all([readFile(path, 'utf8'), readFile(rollbackPath, 'utf8')]);
-      return { version, name: NAME.exec(fileName)![2]!, fileName: basename(path), path, rollbackPath, checksum: checksum(sql), sql, rollbackSql };
+      return {
+        version,
+        name: NAME.exec(fileName)![2],
+        fileName: basename(path),
+        path,
+        rollbackPath,
+        checksum: checksum(sql),
+        sql,
+        rollbackSql,
+      };
     }),
   );
 }

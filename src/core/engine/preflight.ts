@@ -1,6 +1,6 @@
-import type { ReservedSql, Sql } from '../db/connection.js';
-import { refusedError, type BoosterzError } from '../errors.js';
-import { quoteIdent } from '../db/sql.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { refusedError, type BoosterzError } from '../../errors.js';
+import { quoteIdent } from '../../db/sql.js';
 import { isConcurrentBuild } from './statements.js';
 import type { OrphanCount, Script, SessionInfo } from './types.js';
 
@@ -42,7 +42,15 @@ export function foreignKeysAdded(scripts: Script[]): ForeignKeyAdd[] {
         const con = c.AlterTableCmd?.def?.Constraint;
         if (c.AlterTableCmd?.subtype !== 'AT_AddConstraint' || con?.contype !== 'CONSTR_FOREIGN') continue;
         const refTable = rel(con.pktable);
-        out.push({ version: s.version, constraint: con.conname, table: rel(st.ast.relation), columns: strs(con.fk_attrs), refTable, refColumns: con.pk_attrs?.length ? strs(con.pk_attrs) : ['id'], notValid: !!con.skip_validation });
+        out.push({
+          version: s.version,
+          constraint: con.conname,
+          table: rel(st.ast.relation),
+          columns: strs(con.fk_attrs),
+          refTable,
+          refColumns: con.pk_attrs?.length ? strs(con.pk_attrs) : ['id'],
+          notValid: !!con.skip_validation,
+        });
       }
     }
   }
@@ -51,7 +59,7 @@ export function foreignKeysAdded(scripts: Script[]): ForeignKeyAdd[] {
 
 function orphanPredicate(fk: ForeignKeyAdd): string {
   const notNull = fk.columns.map((c) => `t.${quoteIdent(c)} is not null`).join(' and ');
-  const match = fk.columns.map((c, i) => `r.${quoteIdent(fk.refColumns[i]!)} = t.${quoteIdent(c)}`).join(' and ');
+  const match = fk.columns.map((c, i) => `r.${quoteIdent(fk.refColumns[i])} = t.${quoteIdent(c)}`).join(' and ');
   return `${notNull} and not exists (select 1 from ${qname(fk.refTable)} r where ${match})`;
 }
 
@@ -59,14 +67,23 @@ function orphanPredicate(fk: ForeignKeyAdd): string {
 export async function countOrphans(db: Db, fks: ForeignKeyAdd[]): Promise<OrphanCount[]> {
   const out: OrphanCount[] = [];
   for (const fk of fks) {
-    const [exists] = await db<{ ok: boolean }[]>`select to_regclass(${fk.table}) is not null and to_regclass(${fk.refTable}) is not null as ok`;
-    if (!exists!.ok) continue;
+    const [exists] = await db<
+      { ok: boolean }[]
+    >`select to_regclass(${fk.table}) is not null and to_regclass(${fk.refTable}) is not null as ok`;
+    if (!exists.ok) continue;
     const cols = fk.columns.map((c) => `t.${quoteIdent(c)}::text`).join(` || ',' || `);
     const rows = await db.unsafe<{ count: string; samples: string[] | null }[]>(
       `select count(*)::text as count, (array_agg(${cols} order by ${cols}))[1:5] as samples from ${qname(fk.table)} t where ${orphanPredicate(fk)}`,
     );
-    const count = Number(rows[0]!.count);
-    out.push({ constraint: fk.constraint, table: fk.table, columns: fk.columns, refTable: fk.refTable, count, samples: rows[0]!.samples ?? [] });
+    const count = Number(rows[0].count);
+    out.push({
+      constraint: fk.constraint,
+      table: fk.table,
+      columns: fk.columns,
+      refTable: fk.refTable,
+      count,
+      samples: rows[0].samples ?? [],
+    });
   }
   return out;
 }
@@ -79,10 +96,14 @@ export function describeOrphans(o: OrphanCount): string {
 export function refuseOrphans(counts: OrphanCount[]): void {
   const bad = counts.filter((c) => c.count > 0);
   if (!bad.length) return;
-  throw refusedError(`${bad.reduce((n, c) => n + c.count, 0)} row(s) point at rows that do not exist and would break the new foreign keys: ${describeOrphans(bad[0]!)}`, [
-    ...bad.slice(1).map(describeOrphans),
-    'rerun with --orphans=detach to save each orphan value in boosterz_db.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
-  ], { orphans: bad });
+  throw refusedError(
+    `${bad.reduce((n, c) => n + c.count, 0)} row(s) point at rows that do not exist and would break the new foreign keys: ${describeOrphans(bad[0])}`,
+    [
+      ...bad.slice(1).map(describeOrphans),
+      'rerun with --orphans=detach to save each orphan value in boosterz_db.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
+    ],
+    { orphans: bad },
+  );
 }
 
 /**
@@ -90,12 +111,13 @@ export function refuseOrphans(counts: OrphanCount[]): void {
  * NULL, in the caller's transaction. Returns the number of rows detached.
  */
 export async function detachOrphans(conn: ReservedSql, fk: ForeignKeyAdd): Promise<number> {
-  if (fk.columns.length !== 1) throw refusedError(`cannot detach orphans of the multi-column foreign key ${fk.constraint ?? fk.table}: fix the data first`);
+  if (fk.columns.length !== 1)
+    throw refusedError(`cannot detach orphans of the multi-column foreign key ${fk.constraint ?? fk.table}: fix the data first`);
   const [pk] = await conn<{ attname: string }[]>`
     select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
      where i.indrelid = to_regclass(${fk.table}) and i.indisprimary and i.indnatts = 1`;
   const key = pk ? `t.${quoteIdent(pk.attname)}` : 't.ctid';
-  const col = quoteIdent(fk.columns[0]!);
+  const col = quoteIdent(fk.columns[0]);
   const rows = await conn.unsafe<{ n: string }[]>(
     `with orphans as (
        select ${key} as row_key, t.${col} as old_value from ${qname(fk.table)} t where ${orphanPredicate(fk)} for update of t
@@ -106,9 +128,9 @@ export async function detachOrphans(conn: ReservedSql, fk: ForeignKeyAdd): Promi
        update ${qname(fk.table)} t set ${col} = null from orphans o where ${key} = o.row_key returning 1
      )
      select count(*)::text as n from upd`,
-    [fk.version, fk.table, fk.columns[0]!],
+    [fk.version, fk.table, fk.columns[0]],
   );
-  return Number(rows[0]!.n);
+  return Number(rows[0].n);
 }
 
 /** PostgreSQL 14.0–14.3: CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY can build corrupt indexes (fixed in 14.4). */
@@ -120,23 +142,29 @@ export const hasConcurrentBuildBug = (serverVersionNum: number) => serverVersion
  */
 export function concurrentBuildRefusal(serverVersionNum: number, scripts: Script[]): BoosterzError | undefined {
   if (!hasConcurrentBuildBug(serverVersionNum)) return undefined;
-  const builds = scripts.flatMap((s) => s.statements.filter(isConcurrentBuild).map((st) => `${s.path}:${st.line} ${st.kind} ${st.target ?? ''}`.trim()));
+  const builds = scripts.flatMap((s) =>
+    s.statements.filter(isConcurrentBuild).map((st) => `${s.path}:${st.line} ${st.kind} ${st.target ?? ''}`.trim()),
+  );
   if (!builds.length) return undefined;
   const version = `${Math.floor(serverVersionNum / 10000)}.${serverVersionNum % 10000}`;
   const what = `PostgreSQL ${version} can build corrupt indexes with CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY (fixed in 14.4)`;
-  return refusedError(`${what}: refusing ${builds.length} concurrent build(s), first ${builds[0]}`, [
-    ...builds.slice(1, 5),
-    ...(builds.length > 5 ? [`… and ${builds.length - 5} more`] : []),
-    'upgrade the server to the latest 14.x release (a minor upgrade: new binaries and a restart, no dump and restore), then rerun',
-    'indexes already built or reindexed CONCURRENTLY on 14.0–14.3 may be corrupt: after the upgrade check them with amcheck '
-      + '(bt_index_check(index, heapallindexed => true)) and REINDEX INDEX CONCURRENTLY those that fail',
-  ], { serverVersionNum, builds });
+  return refusedError(
+    `${what}: refusing ${builds.length} concurrent build(s), first ${builds[0]}`,
+    [
+      ...builds.slice(1, 5),
+      ...(builds.length > 5 ? [`… and ${builds.length - 5} more`] : []),
+      'upgrade the server to the latest 14.x release (a minor upgrade: new binaries and a restart, no dump and restore), then rerun',
+      'indexes already built or reindexed CONCURRENTLY on 14.0–14.3 may be corrupt: after the upgrade check them with amcheck ' +
+        '(bt_index_check(index, heapallindexed => true)) and REINDEX INDEX CONCURRENTLY those that fail',
+    ],
+    { serverVersionNum, builds },
+  );
 }
 
 /** Runs concurrentBuildRefusal against the connected server: throws the refusal. */
 export async function refuseConcurrentBuildBug(db: Db, scripts: Script[]): Promise<void> {
   if (!scripts.some((s) => s.statements.some(isConcurrentBuild))) return;
   const [row] = await db<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
-  const refusal = concurrentBuildRefusal(row!.v, scripts);
+  const refusal = concurrentBuildRefusal(row.v, scripts);
   if (refusal) throw refusal;
 }

@@ -1,6 +1,6 @@
 import { scanSync } from 'libpg-query';
-import type { ReservedSql } from '../db/connection.js';
-import { refusedError, sqlState } from '../errors.js';
+import type { ReservedSql } from '../../db/connection.js';
+import { refusedError, sqlState } from '../../errors.js';
 import { loadParser } from './statements.js';
 import type { Statement } from './types.js';
 
@@ -31,8 +31,8 @@ export function retargetIndex(st: Statement, name: string, table: string): strin
   if (on < 0) throw new Error(`not an index definition: ${st.text.slice(0, 80)}`);
   let i = on + 1;
   if (tokens[i]?.text.toUpperCase() === 'ONLY') i++;
-  while (i < tokens.length && tokens[i]!.text !== '(' && tokens[i]!.text.toUpperCase() !== 'USING') i++;
-  const rest = bytes.subarray(tokens[i]!.start).toString('utf8');
+  while (i < tokens.length && tokens[i].text !== '(' && tokens[i].text.toUpperCase() !== 'USING') i++;
+  const rest = bytes.subarray(tokens[i].start).toString('utf8');
   return `CREATE ${st.ast.unique ? 'UNIQUE ' : ''}INDEX ${quote(name)} ON ${table} ${rest}`;
 }
 
@@ -68,14 +68,30 @@ export async function compareIndexes(conn: ReservedSql, statements: Statement[])
   const out: IndexComparison[] = [];
   await conn.unsafe('begin');
   try {
-    const [can] = await conn<{ ok: boolean }[]>`select has_database_privilege(current_database(), 'TEMP') and not current_setting('transaction_read_only')::bool as ok`;
-    if (!can!.ok) return found.map((f) => ({ schema: wanted[f.i - 1]!.schema, name: wanted[f.i - 1]!.name, expected: wanted[f.i - 1]!.st.text, actual: f.actual ?? '', same: true, unchecked: true }));
+    const [can] = await conn<
+      { ok: boolean }[]
+    >`select has_database_privilege(current_database(), 'TEMP') and not current_setting('transaction_read_only')::bool as ok`;
+    if (!can.ok)
+      return found.map((f) => ({
+        schema: wanted[f.i - 1].schema,
+        name: wanted[f.i - 1].name,
+        expected: wanted[f.i - 1].st.text,
+        actual: f.actual ?? '',
+        same: true,
+        unchecked: true,
+      }));
     await conn`select set_config('client_min_messages', 'warning', true)`;
     let k = 0;
     for (const f of found) {
-      const w = wanted[f.i - 1]!;
+      const w = wanted[f.i - 1];
       if (!f.isIndex || !f.tableExists) {
-        out.push({ schema: w.schema, name: w.name, expected: w.st.text, actual: f.isIndex ? f.actual! : `a relation of kind ${f.actual} (not an index)`, same: false });
+        out.push({
+          schema: w.schema,
+          name: w.name,
+          expected: w.st.text,
+          actual: f.isIndex ? f.actual! : `a relation of kind ${f.actual} (not an index)`,
+          same: false,
+        });
         continue;
       }
       const probe = `bz_probe_${++k}`;
@@ -92,8 +108,8 @@ export async function compareIndexes(conn: ReservedSql, statements: Statement[])
         out.push({ schema: w.schema, name: w.name, expected: w.st.text, actual: f.actual!, same: true, unchecked: true });
         continue;
       }
-      const expected = f.actual!.replace(/ USING .*$/s, '') + p!.def.replace(/^.*? USING /s, ' USING ');
-      out.push({ schema: w.schema, name: w.name, expected, actual: f.actual!, same: f.onTable && shape(p!.def) === shape(f.actual!) });
+      const expected = f.actual!.replace(/ USING .*$/s, '') + p.def.replace(/^.*? USING /s, ' USING ');
+      out.push({ schema: w.schema, name: w.name, expected, actual: f.actual!, same: f.onTable && shape(p.def) === shape(f.actual!) });
     }
   } finally {
     await conn.unsafe('rollback').catch(() => undefined);
@@ -106,8 +122,12 @@ export function refuseIndexConflicts(found: IndexComparison[]): void {
   const bad = found.filter((c) => !c.same);
   if (!bad.length) return;
   const d = (c: IndexComparison) => [`${c.schema}.${c.name}:`, `  in the database: ${c.actual}`, `  the migration:   ${c.expected}`];
-  throw refusedError(`${bad.length} index name(s) of the migrations already exist with another definition: ${bad[0]!.schema}.${bad[0]!.name}`, [
-    ...bad.flatMap(d),
-    'the existing index is not the migration\'s: rename it (ALTER INDEX … RENAME TO …) or drop it if it is not needed, then rerun',
-  ], { conflicts: bad });
+  throw refusedError(
+    `${bad.length} index name(s) of the migrations already exist with another definition: ${bad[0].schema}.${bad[0].name}`,
+    [
+      ...bad.flatMap(d),
+      "the existing index is not the migration's: rename it (ALTER INDEX … RENAME TO …) or drop it if it is not needed, then rerun",
+    ],
+    { conflicts: bad },
+  );
 }

@@ -1,11 +1,11 @@
-import type { Sql } from '../db/connection.js';
+import type { Sql } from '../../db/connection.js';
 import { diffSnapshots, formatDiff, isEmptyDiff, snapshot, type Snapshot } from './catalog.js';
-import type { EngineOptions } from './engine.js';
-import { verify } from './maintenance/verify.js';
-import { loadMigrations } from './files.js';
-import { formatFinding, lintMigrations } from './lint.js';
-import { migrate } from './migrate.js';
-import { rollback } from './rollback.js';
+import type { EngineOptions } from '../engine/lock.js';
+import { verify } from './verify.js';
+import { loadMigrations } from '../engine/files.js';
+import { formatFinding, lintMigrations } from '../engine/lint.js';
+import { migrate } from '../migrate.js';
+import { rollback } from '../rollback.js';
 
 export interface CheckStep {
   name: string;
@@ -54,10 +54,11 @@ export async function check(sql: Sql, o: CheckOptions): Promise<CheckResult> {
     return [];
   });
   if (!applied) return { ok: false, steps };
-  const last = files.length ? files[files.length - 1]!.version : 0;
+  const last = files.length ? files[files.length - 1].version : 0;
   const full = snaps.get(last)!;
   await step('verify the expected objects', async () =>
-    (await verify(sql, o)).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`));
+    (await verify(sql, o)).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`),
+  );
   await step(`roll back ${files.length} migrations one by one, each back to the previous catalog`, async () => {
     const problems: string[] = [];
     for (const f of [...files].reverse()) {

@@ -1,4 +1,4 @@
-import { usageError, refusedError } from '../errors.js';
+import { usageError, refusedError } from '../../errors.js';
 import type { MigrationFile } from './files.js';
 import type { HistoryRow } from './history.js';
 import { isTransactional } from './runner.js';
@@ -12,7 +12,9 @@ export async function toScript(f: MigrationFile, direction: Direction): Promise<
   const statements = splitSql(direction === 'up' ? f.sql : f.rollbackSql, path);
   const txControl = statements.find((st) => st.node === 'TransactionStmt');
   if (txControl) {
-    throw usageError(`${path}:${txControl.line}: ${txControl.kind.toUpperCase()} in a migration file; the engine decides transactions itself (one per migration, or none when a statement needs it)`);
+    throw usageError(
+      `${path}:${txControl.line}: ${txControl.kind.toUpperCase()} in a migration file; the engine decides transactions itself (one per migration, or none when a statement needs it)`,
+    );
   }
   return { version: f.version, name: f.name, checksum: f.checksum, direction, path, statements };
 }
@@ -25,25 +27,34 @@ export function checkDrift(files: MigrationFile[], history: HistoryRow[]): void 
     if (row.state === 'failed') continue;
     const f = byVersion.get(row.version);
     if (!f) problems.push(`version ${row.version} (${row.name}) is ${row.state} in the database but has no file`);
-    else if (f.checksum !== row.checksum) problems.push(`${f.fileName} changed after it was ${row.state}: database ${row.checksum}, file ${f.checksum}`);
+    else if (f.checksum !== row.checksum)
+      problems.push(`${f.fileName} changed after it was ${row.state}: database ${row.checksum}, file ${f.checksum}`);
   }
   if (problems.length) {
-    throw refusedError(`${problems.length === 1 ? 'an applied migration' : `${problems.length} applied migrations`} differ from the files: ${problems[0]}`, [
-      ...problems.slice(1),
-      'restore the original file (a new change belongs in a new migration), or roll back the migration before editing it',
-    ], { drift: problems });
+    throw refusedError(
+      `${problems.length === 1 ? 'an applied migration' : `${problems.length} applied migrations`} differ from the files: ${problems[0]}`,
+      [
+        ...problems.slice(1),
+        'restore the original file (a new change belongs in a new migration), or roll back the migration before editing it',
+      ],
+      { drift: problems },
+    );
   }
 }
 
 /** Migrations to apply, in order, up to `to` (inclusive). */
 export function pendingUp(files: MigrationFile[], history: HistoryRow[], to?: number): MigrationFile[] {
   if (to !== undefined && !files.some((f) => f.version === to)) {
-    throw usageError(`--to ${to}: no migration has that version (known: ${files.length ? `${files[0]!.version}..${files[files.length - 1]!.version}` : 'none'})`);
+    throw usageError(
+      `--to ${to}: no migration has that version (known: ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
+    );
   }
   const rows = new Map(history.map((r) => [r.version, r]));
   const stuck = history.find((r) => r.state === 'rolling_back');
   if (stuck) {
-    throw refusedError(`the rollback of ${stuck.version} (${stuck.name}) stopped part-way: rerun \`boosterz-db rollback\` to finish it before migrating`);
+    throw refusedError(
+      `the rollback of ${stuck.version} (${stuck.name}) stopped part-way: rerun \`boosterz-db rollback\` to finish it before migrating`,
+    );
   }
   return files.filter((f) => {
     const r = rows.get(f.version);
@@ -60,9 +71,10 @@ export function pendingDown(files: MigrationFile[], history: HistoryRow[], o: { 
   if (rolling && !chosen.includes(rolling)) chosen = [rolling, ...chosen];
   const baselined = chosen.find((r) => r.state === 'baselined');
   if (baselined) {
-    throw refusedError(`version ${baselined.version} (${baselined.name}) was baselined, not applied by boosterz-db: its rollback script is not run`, [
-      `roll back to ${baselined.version} at most: \`boosterz-db rollback --to ${baselined.version}\``,
-    ]);
+    throw refusedError(
+      `version ${baselined.version} (${baselined.name}) was baselined, not applied by boosterz-db: its rollback script is not run`,
+      [`roll back to ${baselined.version} at most: \`boosterz-db rollback --to ${baselined.version}\``],
+    );
   }
   const byVersion = new Map(files.map((f) => [f.version, f]));
   return chosen.map((r) => byVersion.get(r.version)!);
@@ -79,6 +91,17 @@ export interface PlanLine extends Omit<StatementRef, 'n' | 'total'> {
 export function planLines(scripts: Script[]): PlanLine[] {
   return scripts.flatMap((s) => {
     const inTransaction = isTransactional(s);
-    return s.statements.map((st) => ({ version: s.version, name: s.name, direction: s.direction, index: st.index, line: st.line, kind: st.kind, target: st.target, table: st.table, transactional: st.transactional, inTransaction }));
+    return s.statements.map((st) => ({
+      version: s.version,
+      name: s.name,
+      direction: s.direction,
+      index: st.index,
+      line: st.line,
+      kind: st.kind,
+      target: st.target,
+      table: st.table,
+      transactional: st.transactional,
+      inTransaction,
+    }));
   });
 }

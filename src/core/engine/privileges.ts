@@ -1,4 +1,4 @@
-import type { ReservedSql, Sql } from '../db/connection.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
 import type { Script, Statement, WriterRole } from './types.js';
 
 type Db = Sql | ReservedSql;
@@ -65,7 +65,14 @@ export function derivedObjects(scripts: Script[]): Derived[] {
  */
 export async function writerRoles(db: Db, scripts: Script[]): Promise<WriterRole[]> {
   const derived = derivedObjects(scripts);
-  const tables = [...new Set(scripts.flatMap((s) => s.statements.map((st) => st.table)).filter((t): t is string => !!t).map((t) => (t.includes('.') ? t : `public.${t}`)))];
+  const tables = [
+    ...new Set(
+      scripts
+        .flatMap((s) => s.statements.map((st) => st.table))
+        .filter((t): t is string => !!t)
+        .map((t) => (t.includes('.') ? t : `public.${t}`)),
+    ),
+  ];
   if (!tables.length) return [];
   const rows = await db<{ role: string; tab: string; privs: string[] }[]>`
     select case when a.grantee = 0 then 'PUBLIC' else r.rolname::text end as role, t.tab, array_agg(distinct a.privilege_type order by a.privilege_type) as privs
@@ -86,19 +93,23 @@ export async function writerRoles(db: Db, scripts: Script[]): Promise<WriterRole
     for (const fn of new Set(fired.map((d) => d.fn!))) {
       const on = fired.filter((d) => d.fn === fn).map((d) => d.table!.replace(/^public\./, ''));
       const definer = fired.find((d) => d.fn === fn)!.definer;
-      w.effects.push(definer
-        ? `its writes to ${on.join(', ')} fire ${fn}() as the function's owner (SECURITY DEFINER): no new privilege needed`
-        : `its writes to ${on.join(', ')} fire ${fn}() with its own rights: it needs every privilege that function uses`);
+      w.effects.push(
+        definer
+          ? `its writes to ${on.join(', ')} fire ${fn}() as the function's owner (SECURITY DEFINER): no new privilege needed`
+          : `its writes to ${on.join(', ')} fire ${fn}() with its own rights: it needs every privilege that function uses`,
+      );
     }
     for (const v of derived.filter((d) => d.kind === 'view')) {
       const [ok] = await db<{ ok: boolean }[]>`
         select coalesce(bool_and(to_regclass(s) is not null and has_table_privilege(${w.role === 'PUBLIC' ? 'public' : w.role}, to_regclass(s), 'SELECT')), false) as ok
           from unnest(${v.sources!}::text[]) as s`;
-      if (ok!.ok) w.effects.push(`gets SELECT on ${v.view} (it can read every table the view is computed from)`);
+      if (ok.ok) w.effects.push(`gets SELECT on ${v.view} (it can read every table the view is computed from)`);
     }
   }
   return [...roles.values()];
 }
 
 export const describeWriter = (w: WriterRole) =>
-  `${w.role} writes ${Object.entries(w.writes).map(([t, p]) => `${t.replace(/^public\./, '')} (${p.join(', ')})`).join(', ')}${w.effects.length ? `; ${w.effects.join('; ')}` : ''}`;
+  `${w.role} writes ${Object.entries(w.writes)
+    .map(([t, p]) => `${t.replace(/^public\./, '')} (${p.join(', ')})`)
+    .join(', ')}${w.effects.length ? `; ${w.effects.join('; ')}` : ''}`;

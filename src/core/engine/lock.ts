@@ -1,6 +1,6 @@
-import type { Sql, ReservedSql } from '../db/connection.js';
-import { withReserved } from '../db/session.js';
-import { LockKey, withAdvisoryLock } from '../db/lock.js';
+import type { Sql, ReservedSql } from '../../db/connection.js';
+import { withReserved } from '../../db/session.js';
+import { LockKey, withAdvisoryLock } from '../../db/lock.js';
 import type { Emit } from './events.js';
 import { loadMigrations, type MigrationFile } from './files.js';
 
@@ -17,9 +17,20 @@ export interface EngineOptions {
 }
 
 /** Loads the files, then runs fn on a reserved connection holding the migration lock. */
-export async function withMigrationLock<T>(sql: Sql, o: EngineOptions, fn: (conn: ReservedSql, files: MigrationFile[]) => Promise<T>): Promise<T> {
+export async function withMigrationLock<T>(
+  sql: Sql,
+  o: EngineOptions,
+  fn: (conn: ReservedSql, files: MigrationFile[]) => Promise<T>,
+): Promise<T> {
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
   return withReserved(sql, (conn) =>
-    withAdvisoryLock(conn, LockKey.migrations, o.lockWaitMs ?? 0, (holder) => o.emit({ type: 'lock:wait', holder }), () => fn(conn, files), o.signal),
+    withAdvisoryLock(
+      conn,
+      LockKey.migrations,
+      o.lockWaitMs ?? 0,
+      (holder) => o.emit({ type: 'lock:wait', holder }),
+      () => fn(conn, files),
+      o.signal,
+    ),
   );
 }

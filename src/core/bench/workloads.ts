@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ReservedSql, Sql } from '../db/connection.js';
-import { usageError } from '../errors.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { usageError } from '../../errors.js';
 
 export type WorkloadName = 'collection' | 'feed' | 'user_stats' | 'conversations';
 /** plain: the app's query on the baseline schema; optimized: the stored function after the migration. */
@@ -21,10 +21,34 @@ export interface WorkloadSpec {
 }
 
 export const WORKLOADS: readonly WorkloadSpec[] = [
-  { name: 'collection', title: 'collection loading', fn: 'get_collection_with_ownership', params: ['user_id', 'collection_id'], guide: { beforeMs: 2700, targetMs: 400, reductionPct: 85 } },
-  { name: 'feed', title: 'social feed', fn: 'get_social_feed', params: ['user_id', 'before_created_at', 'before_id', 'page_size'], guide: { beforeMs: 1800, targetMs: 400, reductionPct: 78 } },
-  { name: 'user_stats', title: 'user stats', fn: 'get_user_stats', params: ['user_id'], guide: { beforeMs: 1200, targetMs: 60, reductionPct: 95 } },
-  { name: 'conversations', title: 'conversations', fn: 'get_user_conversations', params: ['user_id', 'page_size'], guide: { beforeMs: 800, targetMs: 120, reductionPct: 85 } },
+  {
+    name: 'collection',
+    title: 'collection loading',
+    fn: 'get_collection_with_ownership',
+    params: ['user_id', 'collection_id'],
+    guide: { beforeMs: 2700, targetMs: 400, reductionPct: 85 },
+  },
+  {
+    name: 'feed',
+    title: 'social feed',
+    fn: 'get_social_feed',
+    params: ['user_id', 'before_created_at', 'before_id', 'page_size'],
+    guide: { beforeMs: 1800, targetMs: 400, reductionPct: 78 },
+  },
+  {
+    name: 'user_stats',
+    title: 'user stats',
+    fn: 'get_user_stats',
+    params: ['user_id'],
+    guide: { beforeMs: 1200, targetMs: 60, reductionPct: 95 },
+  },
+  {
+    name: 'conversations',
+    title: 'conversations',
+    fn: 'get_user_conversations',
+    params: ['user_id', 'page_size'],
+    guide: { beforeMs: 800, targetMs: 120, reductionPct: 85 },
+  },
 ];
 
 /** A workload with its SQL (src/sql/workloads/<name>.{plain,optimized,params}.sql). */
@@ -35,10 +59,12 @@ export interface Workload extends WorkloadSpec {
 /** Reads the SQL of every workload from the tool's src/sql folder. */
 export async function loadWorkloads(sqlDir: string): Promise<Workload[]> {
   const read = (name: string, kind: string) => readFile(join(sqlDir, 'workloads', `${name}.${kind}.sql`), 'utf8');
-  return Promise.all(WORKLOADS.map(async (w) => ({
-    ...w,
-    sql: { plain: await read(w.name, 'plain'), optimized: await read(w.name, 'optimized'), params: await read(w.name, 'params') },
-  })));
+  return Promise.all(
+    WORKLOADS.map(async (w) => ({
+      ...w,
+      sql: { plain: await read(w.name, 'plain'), optimized: await read(w.name, 'optimized'), params: await read(w.name, 'params') },
+    })),
+  );
 }
 
 /** The workload called `name`, or a usage error listing the known ones. */
@@ -70,7 +96,12 @@ export async function pickParams(sql: Sql | ReservedSql, w: Workload, o: PickOpt
 }
 
 /** Runs one workload once and returns its rows. */
-export async function runWorkload(sql: Sql | ReservedSql, w: Workload, variant: WorkloadVariant, params: unknown[]): Promise<WorkloadRow[]> {
+export async function runWorkload(
+  sql: Sql | ReservedSql,
+  w: Workload,
+  variant: WorkloadVariant,
+  params: unknown[],
+): Promise<WorkloadRow[]> {
   const rows = await sql.unsafe(w.sql[variant], params as never[]);
   return [...rows] as WorkloadRow[];
 }
@@ -87,7 +118,7 @@ export interface WorkloadTiming {
 export function percentile(sorted: readonly number[], p: number): number {
   if (!sorted.length) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 /** Summary of run durations (ms). */
@@ -98,7 +129,7 @@ export function summarize(durationsMs: readonly number[]): WorkloadTiming {
     p50Ms: percentile(s, 50),
     p95Ms: percentile(s, 95),
     meanMs: s.length ? s.reduce((a, b) => a + b, 0) / s.length : Number.NaN,
-    maxMs: s.length ? s[s.length - 1]! : Number.NaN,
+    maxMs: s.length ? s[s.length - 1] : Number.NaN,
   };
 }
 
@@ -107,7 +138,10 @@ export function summarize(durationsMs: readonly number[]): WorkloadTiming {
  * client (round trip included). Stops between runs when the signal fires.
  */
 export async function timeWorkload(
-  sql: Sql | ReservedSql, w: Workload, variant: WorkloadVariant, paramSets: readonly unknown[][],
+  sql: Sql | ReservedSql,
+  w: Workload,
+  variant: WorkloadVariant,
+  paramSets: readonly unknown[][],
   o: { signal?: AbortSignal; onRun?: (r: { index: number; total: number; ms: number; rows: number }) => void } = {},
 ): Promise<WorkloadTiming & { durationsMs: number[] }> {
   const durationsMs: number[] = [];

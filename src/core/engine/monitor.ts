@@ -1,4 +1,4 @@
-import type { Sql } from '../db/connection.js';
+import type { Sql } from '../../db/connection.js';
 import type { Emit } from './events.js';
 import type { Blocker, StatementRef } from './types.js';
 
@@ -27,7 +27,9 @@ interface Row {
 const num = (v: string | null) => (v == null ? 0 : Number(v));
 
 /** Percentage of the current CREATE INDEX phase, from blocks or tuples. */
-export function phasePct(r: Pick<Row, 'phase' | 'blocks_total' | 'blocks_done' | 'tuples_total' | 'tuples_done' | 'lockers_total' | 'lockers_done'>): number | undefined {
+export function phasePct(
+  r: Pick<Row, 'phase' | 'blocks_total' | 'blocks_done' | 'tuples_total' | 'tuples_done' | 'lockers_total' | 'lockers_done'>,
+): number | undefined {
   const frac = (done: string | null, total: string | null) => (num(total) > 0 ? Math.min(100, (100 * num(done)) / num(total)) : undefined);
   if (!r.phase) return undefined;
   if (r.phase.includes('scanning table') || r.phase.includes('scanning heap')) return frac(r.blocks_done, r.blocks_total);
@@ -97,10 +99,22 @@ export class ProgressMonitor {
         }
       }
       const elapsedMs = now - run.startedAt;
-      this.emit({ type: 'progress', ...run.ref, elapsedMs: Math.round(elapsedMs), phase: r.phase ?? undefined, pct: pct === undefined ? undefined : Math.round(pct * 10) / 10, etaMs: etaMs === undefined ? undefined : Math.round(etaMs), waitEvent: r.wait_event_type ? `${r.wait_event_type}:${r.wait_event}` : undefined, waiting });
+      this.emit({
+        type: 'progress',
+        ...run.ref,
+        elapsedMs: Math.round(elapsedMs),
+        phase: r.phase ?? undefined,
+        pct: pct === undefined ? undefined : Math.round(pct * 10) / 10,
+        etaMs: etaMs === undefined ? undefined : Math.round(etaMs),
+        waitEvent: r.wait_event_type ? `${r.wait_event_type}:${r.wait_event}` : undefined,
+        waiting,
+      });
       if (waiting.length && !run.warnedBlocker && elapsedMs > (this.o.blockerWarnMs ?? 30_000)) {
         run.warnedBlocker = true;
-        this.emit({ type: 'warning', message: `statement ${run.ref.n}/${run.ref.total} (${run.ref.kind} ${run.ref.target ?? ''}) has waited ${Math.round(elapsedMs / 1000)}s for: ${waiting.map(describeBlocker).join('; ')}` });
+        this.emit({
+          type: 'warning',
+          message: `statement ${run.ref.n}/${run.ref.total} (${run.ref.kind} ${run.ref.target ?? ''}) has waited ${Math.round(elapsedMs / 1000)}s for: ${waiting.map(describeBlocker).join('; ')}`,
+        });
       }
     } catch {
       // monitoring is best effort: the statement itself reports real errors
@@ -110,10 +124,18 @@ export class ProgressMonitor {
   }
 
   private async blockers(pids: number[]): Promise<Blocker[]> {
-    const rows = await this.sql<{ pid: number; application_name: string; state: string | null; xact_age_ms: number | null; query: string }[]>`
+    const rows = await this.sql<
+      { pid: number; application_name: string; state: string | null; xact_age_ms: number | null; query: string }[]
+    >`
       select pid, application_name, state, (extract(epoch from now() - xact_start) * 1000)::float8 as xact_age_ms, left(query, 200) as query
         from pg_stat_activity where pid = any(${pids}::int[])`;
-    return rows.map((b) => ({ pid: b.pid, application_name: b.application_name, state: b.state, xactAgeMs: b.xact_age_ms, query: b.query }));
+    return rows.map((b) => ({
+      pid: b.pid,
+      application_name: b.application_name,
+      state: b.state,
+      xactAgeMs: b.xact_age_ms,
+      query: b.query,
+    }));
   }
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Sql, ReservedSql } from '../db/connection.js';
+import type { Sql, ReservedSql } from '../../db/connection.js';
 
 /** key (`index public.cards_user_id_idx`) → definition, for every object of the app's schemas. */
 export type Snapshot = Map<string, string>;

@@ -1,5 +1,5 @@
-import type { ReservedSql, Sql } from '../db/connection.js';
-import { refusedError } from '../errors.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { refusedError } from '../../errors.js';
 
 /** Schema that holds the tool's own bookkeeping; never part of the app's catalog. */
 export const HISTORY_SCHEMA = 'boosterz_db';
@@ -23,7 +23,7 @@ type Db = Sql | ReservedSql;
 
 export async function historyExists(db: Db): Promise<boolean> {
   const [row] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.schema_history') is not null as ok`;
-  return row!.ok;
+  return row.ok;
 }
 
 /** Tables of the application (anything outside the system schemas and ours). */
@@ -32,7 +32,7 @@ export async function userTableCount(db: Db): Promise<number> {
     select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema', ${HISTORY_SCHEMA})
        and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'`;
-  return row!.n;
+  return row.n;
 }
 
 /** What the current role lacks to keep the tool's history, as the statement that fixes it. */
@@ -63,23 +63,30 @@ async function refuseUnwritableHistory(db: Db): Promise<void> {
                                                 where not has_table_privilege(c.oid, p))) order by c.relname)
                        from pg_class c join pg_namespace n on n.oid = c.relnamespace
                       where n.nspname = ${HISTORY_SCHEMA} and c.relkind = 'r'), '[]'::json) as tables`;
-  const me = quoteName(a!.me);
-  if (a!.schemaOwner === null) {
-    if (a!.canCreateSchema) return;
-    throw refusedError(`role ${a!.me} cannot create the history schema ${HISTORY_SCHEMA} in database ${a!.database}`, [
-      `fix: GRANT CREATE ON DATABASE ${quoteName(a!.database)} TO ${me}; (or create it for this role: CREATE SCHEMA ${HISTORY_SCHEMA} AUTHORIZATION ${me};)`,
+  const me = quoteName(a.me);
+  if (a.schemaOwner === null) {
+    if (a.canCreateSchema) return;
+    throw refusedError(`role ${a.me} cannot create the history schema ${HISTORY_SCHEMA} in database ${a.database}`, [
+      `fix: GRANT CREATE ON DATABASE ${quoteName(a.database)} TO ${me}; (or create it for this role: CREATE SCHEMA ${HISTORY_SCHEMA} AUTHORIZATION ${me};)`,
     ]);
   }
   const fixes: string[] = [];
-  if (!a!.schemaUsage || !a!.schemaCreate) fixes.push(`GRANT USAGE, CREATE ON SCHEMA ${HISTORY_SCHEMA} TO ${me};`);
-  const tables = a!.tables.filter((t) => t.missing.length);
+  if (!a.schemaUsage || !a.schemaCreate) fixes.push(`GRANT USAGE, CREATE ON SCHEMA ${HISTORY_SCHEMA} TO ${me};`);
+  const tables = a.tables.filter((t) => t.missing.length);
   for (const t of tables) fixes.push(`GRANT ${t.missing.join(', ')} ON ${HISTORY_SCHEMA}.${quoteName(t.name)} TO ${me};`);
   if (!fixes.length) return;
-  const what = !a!.schemaUsage || !a!.schemaCreate ? `schema ${HISTORY_SCHEMA} (owner ${a!.schemaOwner})` : `${tables.map((t) => `${HISTORY_SCHEMA}.${t.name}`).join(', ')} (owner ${tables[0]!.owner})`;
-  throw refusedError(`role ${a!.me} cannot write the migration history: ${what} was created by another role`, [
-    `fix, as ${a!.schemaOwner} or a superuser: ${fixes.join(' ')}`,
-    `or ALTER SCHEMA ${HISTORY_SCHEMA} OWNER TO ${me}; and the same for its tables, if this role is now the one that migrates`,
-  ], { schema: HISTORY_SCHEMA, owner: a!.schemaOwner, fixes });
+  const what =
+    !a.schemaUsage || !a.schemaCreate
+      ? `schema ${HISTORY_SCHEMA} (owner ${a.schemaOwner})`
+      : `${tables.map((t) => `${HISTORY_SCHEMA}.${t.name}`).join(', ')} (owner ${tables[0].owner})`;
+  throw refusedError(
+    `role ${a.me} cannot write the migration history: ${what} was created by another role`,
+    [
+      `fix, as ${a.schemaOwner} or a superuser: ${fixes.join(' ')}`,
+      `or ALTER SCHEMA ${HISTORY_SCHEMA} OWNER TO ${me}; and the same for its tables, if this role is now the one that migrates`,
+    ],
+    { schema: HISTORY_SCHEMA, owner: a.schemaOwner, fixes },
+  );
 }
 
 const quoteName = (n: string) => (/^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replace(/"/g, '""')}"`);
@@ -93,10 +100,13 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
   if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
     if (n > 0) {
-      throw refusedError(`this database already has ${n} table(s) but no migration history: run \`boosterz-db baseline --version V\` first`, [
-        'baseline records that the schema already is at version V (for Boosterz production: 1) without running anything;',
-        'then `boosterz-db migrate` applies what comes after V',
-      ]);
+      throw refusedError(
+        `this database already has ${n} table(s) but no migration history: run \`boosterz-db baseline --version V\` first`,
+        [
+          'baseline records that the schema already is at version V (for Boosterz production: 1) without running anything;',
+          'then `boosterz-db migrate` applies what comes after V',
+        ],
+      );
     }
   }
   // every statement is idempotent: an older install gets the tables it lacks
@@ -141,7 +151,9 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
 
 export async function readHistory(db: Db): Promise<HistoryRow[]> {
   if (!(await historyExists(db))) return [];
-  return db<HistoryRow[]>`select version, name, checksum, state, applied_at, applied_by, duration_ms::float8 as duration_ms, statements, error
+  return db<
+    HistoryRow[]
+  >`select version, name, checksum, state, applied_at, applied_by, duration_ms::float8 as duration_ms, statements, error
                             from boosterz_db.schema_history order by version`;
 }
 
@@ -153,7 +165,18 @@ export async function journal(db: Db, version: number, direction: 'up' | 'down')
   return new Map(rows.map((r) => [r.statement_index, r.statement_checksum]));
 }
 
-export async function setState(db: Db, row: { version: number; name: string; checksum: string; state: MigrationState; durationMs?: number; statements?: number; error?: string | null }): Promise<void> {
+export async function setState(
+  db: Db,
+  row: {
+    version: number;
+    name: string;
+    checksum: string;
+    state: MigrationState;
+    durationMs?: number;
+    statements?: number;
+    error?: string | null;
+  },
+): Promise<void> {
   await db`
     insert into boosterz_db.schema_history (version, name, checksum, state, duration_ms, statements, error)
     values (${row.version}, ${row.name}, ${row.checksum}, ${row.state}, ${row.durationMs == null ? null : Math.round(row.durationMs)}, ${row.statements ?? null}, ${row.error ?? null})
@@ -161,7 +184,10 @@ export async function setState(db: Db, row: { version: number; name: string; che
       applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, statements = excluded.statements, error = excluded.error`;
 }
 
-export async function recordStatement(db: Db, e: { version: number; direction: 'up' | 'down'; index: number; checksum: string; kind: string; target?: string; durationMs: number }): Promise<void> {
+export async function recordStatement(
+  db: Db,
+  e: { version: number; direction: 'up' | 'down'; index: number; checksum: string; kind: string; target?: string; durationMs: number },
+): Promise<void> {
   await db`
     insert into boosterz_db.statement_journal (version, direction, statement_index, statement_checksum, kind, target, duration_ms)
     values (${e.version}, ${e.direction}, ${e.index}, ${e.checksum}, ${e.kind}, ${e.target ?? null}, ${Math.round(e.durationMs)})

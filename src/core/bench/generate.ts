@@ -1,13 +1,26 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ReservedSql, Sql } from '../db/connection.js';
-import { withReserved } from '../db/session.js';
-import { BoosterzError, ExitCode, refusedError, usageError } from '../errors.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
+import { withReserved } from '../../db/session.js';
+import { BoosterzError, ExitCode, refusedError, usageError } from '../../errors.js';
 
 /** The tables the generator fills, parents first. */
 export const GENERATED_TABLES = [
-  'users', 'collections', 'checklist_cards', 'cards', 'personal_cards', 'posts', 'post_likes', 'post_comments',
-  'follows', 'conversations', 'conversation_participants', 'messages', 'notifications', 'sessions', 'activity_log',
+  'users',
+  'collections',
+  'checklist_cards',
+  'cards',
+  'personal_cards',
+  'posts',
+  'post_likes',
+  'post_comments',
+  'follows',
+  'conversations',
+  'conversation_participants',
+  'messages',
+  'notifications',
+  'sessions',
+  'activity_log',
 ] as const;
 
 export const DEFAULT_SEED = 1;
@@ -64,11 +77,13 @@ export async function loadGenerateSteps(sqlDir: string): Promise<GenerateStepFil
   const dir = join(sqlDir, 'generate');
   const files = (await readdir(dir)).filter((f) => /^\d+_[a-z0-9_]+\.sql$/.test(f)).sort();
   if (!files.length) throw new Error(`no generator steps (NN_name.sql) in ${dir}`);
-  return Promise.all(files.map(async (file) => ({
-    file,
-    table: file.replace(/^\d+_/, '').replace(/\.sql$/, ''),
-    text: await readFile(join(dir, file), 'utf8'),
-  })));
+  return Promise.all(
+    files.map(async (file) => ({
+      file,
+      table: file.replace(/^\d+_/, '').replace(/\.sql$/, ''),
+      text: await readFile(join(dir, file), 'utf8'),
+    })),
+  );
 }
 
 function checkOptions(o: GenerateOptions): { scale: number; seed: number; orphans: number } {
@@ -91,12 +106,12 @@ async function checkTargets(conn: ReservedSql): Promise<void> {
   const filled: string[] = [];
   for (const table of GENERATED_TABLES) {
     const [r] = await conn`select to_regclass(${table}) is not null as present`;
-    if (!r!.present) {
+    if (!r.present) {
       missing.push(table);
       continue;
     }
     const [e] = await conn`select exists (select 1 from ${conn(table)}) as filled`;
-    if (e!.filled) filled.push(table);
+    if (e.filled) filled.push(table);
   }
   if (missing.length) {
     throw usageError(`cannot generate data: table(s) ${missing.join(', ')} missing`, [
@@ -125,16 +140,22 @@ async function runStep(conn: ReservedSql, step: GenerateStepFile, signal?: Abort
     return insertedRows(await q);
   } catch (err) {
     if (signal?.aborted) throw interrupted(step);
-    throw new BoosterzError(`data generation failed at ${step.file}: ${(err as Error).message}`, ExitCode.statementFailed, [
-      'nothing was kept: the generation runs in one transaction',
-    ], { file: step.file, code: (err as { code?: string }).code });
+    throw new BoosterzError(
+      `data generation failed at ${step.file}: ${(err as Error).message}`,
+      ExitCode.statementFailed,
+      ['nothing was kept: the generation runs in one transaction'],
+      { file: step.file, code: (err as { code?: string }).code },
+    );
   } finally {
     signal?.removeEventListener('abort', cancel);
   }
 }
 
 const interrupted = (step: GenerateStepFile) =>
-  new BoosterzError(`interrupted while generating ${step.table}: nothing was kept (the generation runs in one transaction)`, ExitCode.interrupted);
+  new BoosterzError(
+    `interrupted while generating ${step.table}: nothing was kept (the generation runs in one transaction)`,
+    ExitCode.interrupted,
+  );
 
 /**
  * Fills the baseline tables with Boosterz-shaped data, server-side (src/sql/generate), in
@@ -162,7 +183,7 @@ export async function generate(sql: Sql, o: GenerateOptions): Promise<GenerateRe
       const tables: GenerateResult['tables'] = [];
       for (const table of GENERATED_TABLES) {
         const [r] = await conn`select count(*)::bigint as n from ${conn(table)}`;
-        tables.push({ table, rows: Number(r!.n) });
+        tables.push({ table, rows: Number(r.n) });
       }
       await conn.unsafe('commit');
       const totalRows = tables.reduce((n, t) => n + t.rows, 0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ReservedSql } from '../db/connection.js';
-import { quoteIdent } from '../db/sql.js';
-import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sqlState } from '../errors.js';
+import type { ReservedSql } from '../../db/connection.js';
+import { quoteIdent } from '../../db/sql.js';
+import { BoosterzError, ExitCode, isConnectionLoss, isPgError, refusedError, sqlState } from '../../errors.js';
 import type { Emit } from './events.js';
 import { clearJournal, deleteHistory, journal, recordStatement, setState } from './history.js';
 import type { ProgressMonitor } from './monitor.js';
@@ -47,7 +47,17 @@ export class Interrupted extends BoosterzError {
 }
 
 function ref(s: Script, st: Statement, ctx: RunContext): StatementRef {
-  return { n: ctx.offset + st.index + 1, total: ctx.total, version: s.version, index: st.index, line: st.line, kind: st.kind, target: st.target, table: st.table, transactional: st.transactional };
+  return {
+    n: ctx.offset + st.index + 1,
+    total: ctx.total,
+    version: s.version,
+    index: st.index,
+    line: st.line,
+    kind: st.kind,
+    target: st.target,
+    table: st.table,
+    transactional: st.transactional,
+  };
 }
 
 function firstLine(text: string): string {
@@ -57,10 +67,15 @@ function firstLine(text: string): string {
 
 function failure(s: Script, st: Statement, err: unknown, state: string): BoosterzError {
   if (isConnectionLoss(err)) {
-    return new BoosterzError(`lost the connection to the server during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${s.name}), ${s.path}:${st.line}: ${(err as Error).message}`, ExitCode.statementFailed, [
-      'the server may still be finishing that statement; the journal and history are as of the last completed statement',
-      'rerun to resume (with --lock-wait 10m if the old session still holds the migration lock)',
-    ], { version: s.version, direction: s.direction, statement: st.index + 1, code: (err as { code?: string }).code, lostConnection: true });
+    return new BoosterzError(
+      `lost the connection to the server during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${s.name}), ${s.path}:${st.line}: ${(err as Error).message}`,
+      ExitCode.statementFailed,
+      [
+        'the server may still be finishing that statement; the journal and history are as of the last completed statement',
+        'rerun to resume (with --lock-wait 10m if the old session still holds the migration lock)',
+      ],
+      { version: s.version, direction: s.direction, statement: st.index + 1, code: (err as { code?: string }).code, lostConnection: true },
+    );
   }
   const pg = isPgError(err) ? err : undefined;
   const what = s.direction === 'up' ? 'migration' : 'rollback of';
@@ -68,9 +83,18 @@ function failure(s: Script, st: Statement, err: unknown, state: string): Booster
   const details = [`statement: ${firstLine(st.text)}`];
   if (pg?.detail) details.push(`detail: ${pg.detail}`);
   if (pg?.hint) details.push(`hint: ${pg.hint}`);
-  if (pg?.code === '55P03') details.push('the lock stayed busy through every retry: find the blocking session (pg_stat_activity) or raise --lock-retries / --lock-timeout');
+  if (pg?.code === '55P03')
+    details.push(
+      'the lock stayed busy through every retry: find the blocking session (pg_stat_activity) or raise --lock-retries / --lock-timeout',
+    );
   details.push(`state: ${state}`);
-  return new BoosterzError(msg, ExitCode.statementFailed, details, { version: s.version, direction: s.direction, statement: st.index + 1, code: pg?.code, state });
+  return new BoosterzError(msg, ExitCode.statementFailed, details, {
+    version: s.version,
+    direction: s.direction,
+    statement: st.index + 1,
+    code: pg?.code,
+    state,
+  });
 }
 
 /** Runs one statement, cancelling it on the server if the signal fires; the monitor watches it. */
@@ -95,7 +119,11 @@ function checkAbort(signal: AbortSignal | undefined, where: string) {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((res) => {
-    const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); res(); };
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      res();
+    };
     const t = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
@@ -124,39 +152,61 @@ async function runTransactional(s: Script, ctx: RunContext): Promise<void> {
   checkAbort(signal, `before ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}`);
   let current: Statement | undefined;
   try {
-    await withLockRetries(ctx, ref(s, s.statements[0] ?? ({ index: 0, line: 1, kind: 'transaction', transactional: true } as Statement), ctx), async () => {
-      const started = performance.now();
-      await conn.unsafe('begin');
-      try {
-        await setLocalLockTimeout(ctx);
-        for (const st of s.statements) {
-          current = st;
-          const t0 = performance.now();
-          emit({ type: 'statement:start', ...ref(s, st, ctx) });
-          await exec(ctx, ref(s, st, ctx), st.text);
-          emit({ type: 'statement:done', ...ref(s, st, ctx), durationMs: performance.now() - t0 });
+    await withLockRetries(
+      ctx,
+      ref(s, s.statements[0] ?? ({ index: 0, line: 1, kind: 'transaction', transactional: true } as Statement), ctx),
+      async () => {
+        const started = performance.now();
+        await conn.unsafe('begin');
+        try {
+          await setLocalLockTimeout(ctx);
+          for (const st of s.statements) {
+            current = st;
+            const t0 = performance.now();
+            emit({ type: 'statement:start', ...ref(s, st, ctx) });
+            await exec(ctx, ref(s, st, ctx), st.text);
+            emit({ type: 'statement:done', ...ref(s, st, ctx), durationMs: performance.now() - t0 });
+          }
+          if (s.direction === 'down') await deleteHistory(conn, s.version);
+          else
+            await setState(conn, {
+              version: s.version,
+              name: s.name,
+              checksum: s.checksum,
+              state: 'applied',
+              durationMs: performance.now() - started,
+              statements: s.statements.length,
+            });
+          await conn.unsafe('commit');
+        } catch (err) {
+          if (!isConnectionLoss(err)) await conn.unsafe('rollback').catch(() => undefined);
+          throw err;
         }
-        if (s.direction === 'down') await deleteHistory(conn, s.version);
-        else await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: 'applied', durationMs: performance.now() - started, statements: s.statements.length });
-        await conn.unsafe('commit');
-      } catch (err) {
-        if (!isConnectionLoss(err)) await conn.unsafe('rollback').catch(() => undefined);
-        throw err;
-      }
-    });
+      },
+    );
   } catch (err) {
-    if (err instanceof Interrupted || signal?.aborted) throw new Interrupted(`during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}; its transaction was rolled back`);
+    if (err instanceof Interrupted || signal?.aborted)
+      throw new Interrupted(`during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}; its transaction was rolled back`);
     if (!current) throw err; // failed before its first statement (begin / set_config): nothing ran
     const state = `the transaction was rolled back: nothing of ${s.direction === 'up' ? 'migration' : 'the rollback of'} ${s.version} was applied`;
     if (s.direction === 'up' && !isConnectionLoss(err)) {
-      await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: 'failed', error: (err as Error).message }).catch(() => undefined);
+      await setState(conn, {
+        version: s.version,
+        name: s.name,
+        checksum: s.checksum,
+        state: 'failed',
+        error: (err as Error).message,
+      }).catch(() => undefined);
     }
     throw failure(s, current, err, state);
   }
 }
 
 /** Looks up an index by (optionally qualified) name; invalid when a CONCURRENTLY build was interrupted. */
-async function indexState(conn: ReservedSql, st: Statement): Promise<{ schema: string; name: string; valid: boolean; onTable: boolean } | undefined> {
+async function indexState(
+  conn: ReservedSql,
+  st: Statement,
+): Promise<{ schema: string; name: string; valid: boolean; onTable: boolean } | undefined> {
   const schema: string | undefined = st.ast.relation?.schemaname;
   const name: string | undefined = st.ast.idxname;
   if (!name) return undefined;
@@ -174,7 +224,8 @@ function validatedForeignKey(st: Statement, fks: ForeignKeyAdd[]): ForeignKeyAdd
     const cmd = c.AlterTableCmd;
     if (cmd?.subtype === 'AT_ValidateConstraint') return fks.find((f) => f.constraint === cmd.name && f.table === st.target);
     const con = cmd?.def?.Constraint;
-    if (cmd?.subtype === 'AT_AddConstraint' && con?.contype === 'CONSTR_FOREIGN' && !con.skip_validation) return fks.find((f) => f.constraint === con.conname && f.table === st.target && !f.notValid);
+    if (cmd?.subtype === 'AT_AddConstraint' && con?.contype === 'CONSTR_FOREIGN' && !con.skip_validation)
+      return fks.find((f) => f.constraint === con.conname && f.table === st.target && !f.notValid);
   }
   return undefined;
 }
@@ -190,14 +241,14 @@ async function withSessionLockTimeout<T>(ctx: RunContext, fn: () => Promise<T>):
   try {
     return await fn();
   } finally {
-    await ctx.conn`select set_config('lock_timeout', ${before!}, false)`.catch(() => undefined);
+    await ctx.conn`select set_config('lock_timeout', ${before}, false)`.catch(() => undefined);
   }
 }
 
 /** Refuses CONCURRENTLY index builds on PostgreSQL 14.0–14.3 (also for rollback scripts, which skip migrate's pre-flight). */
 async function refuseBuggyConcurrentBuild(s: Script, st: Statement, ctx: RunContext): Promise<void> {
   const [{ v }] = await ctx.conn<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
-  const refusal = concurrentBuildRefusal(v!, [{ ...s, statements: [st] }]);
+  const refusal = concurrentBuildRefusal(v, [{ ...s, statements: [st] }]);
   if (refusal) throw refusal;
 }
 
@@ -225,20 +276,31 @@ async function refusePartitioned(st: Statement, ctx: RunContext): Promise<void> 
   const shown = parts.slice(0, 20);
   for (const t of shown) {
     const own = qualified(t.schema, idxName(t.name));
-    recipe.push(t.leaf
-      ? `CREATE ${unique}INDEX CONCURRENTLY ${quoteIdent(idxName(t.name))} ON ${qualified(t.schema, t.name)} ${rest};`
-      : `CREATE ${unique}INDEX ${quoteIdent(idxName(t.name))} ON ONLY ${qualified(t.schema, t.name)} ${rest};  -- sub-partitioned: same as the parent`);
+    recipe.push(
+      t.leaf
+        ? `CREATE ${unique}INDEX CONCURRENTLY ${quoteIdent(idxName(t.name))} ON ${qualified(t.schema, t.name)} ${rest};`
+        : `CREATE ${unique}INDEX ${quoteIdent(idxName(t.name))} ON ONLY ${qualified(t.schema, t.name)} ${rest};  -- sub-partitioned: same as the parent`,
+    );
     recipe.push(`ALTER INDEX ${qualified(idxSchema.get(t.parentName!) ?? t.schema, idxName(t.parentName!))} ATTACH PARTITION ${own};`);
   }
   if (parts.length > shown.length) recipe.push(`… and the same two statements for the ${parts.length - shown.length} other partition(s)`);
-  if (!parts.length) recipe.push('(no partition yet: the ON ONLY index is valid at once; each partition created or attached later gets its own)');
-  throw refusedError(`${st.table} is a partitioned table: PostgreSQL cannot CREATE INDEX CONCURRENTLY on it (statement at line ${st.line})`, [
-    'build the index per partition instead, each partition concurrently, then attach them (the parent index becomes valid when the last one is attached):',
-    ...recipe.map((l) => `  ${l}`),
-  ], { partitioned: st.table, recipe });
+  if (!parts.length)
+    recipe.push('(no partition yet: the ON ONLY index is valid at once; each partition created or attached later gets its own)');
+  throw refusedError(
+    `${st.table} is a partitioned table: PostgreSQL cannot CREATE INDEX CONCURRENTLY on it (statement at line ${st.line})`,
+    [
+      'build the index per partition instead, each partition concurrently, then attach them (the parent index becomes valid when the last one is attached):',
+      ...recipe.map((l) => `  ${l}`),
+    ],
+    { partitioned: st.table, recipe },
+  );
 }
 
-interface ExistingIndex { schema: string; name: string; valid: boolean }
+interface ExistingIndex {
+  schema: string;
+  name: string;
+  valid: boolean;
+}
 
 /**
  * Indexes on the table of an unnamed CREATE INDEX that have its exact definition (pg_get_indexdef
@@ -266,7 +328,10 @@ async function sameDefinition(st: Statement, ctx: RunContext): Promise<ExistingI
   } catch (err) {
     if (isConnectionLoss(err)) throw err;
     const why = (err as Error).message;
-    ctx.emit({ type: 'warning', message: `cannot compare the unnamed index on ${st.table} with the existing ones (${why}): building it, maybe a duplicate` });
+    ctx.emit({
+      type: 'warning',
+      message: `cannot compare the unnamed index on ${st.table} with the existing ones (${why}): building it, maybe a duplicate`,
+    });
     return undefined;
   } finally {
     await conn.unsafe('rollback').catch(() => undefined);
@@ -285,21 +350,26 @@ async function prepareIndexBuild(st: Statement, r: StatementRef, ctx: RunContext
     const same = await sameDefinition(st, ctx);
     if (!same?.length) return true;
     for (const i of same.filter((x) => !x.valid)) {
-      const message = `index ${i.schema}.${i.name} has the definition of the unnamed index on ${st.table} and is INVALID `
-        + '(an interrupted CONCURRENTLY build): dropping it';
+      const message =
+        `index ${i.schema}.${i.name} has the definition of the unnamed index on ${st.table} and is INVALID ` +
+        '(an interrupted CONCURRENTLY build): dropping it';
       ctx.emit({ type: 'warning', message });
       await exec(ctx, r, `drop index concurrently if exists ${qualified(i.schema, i.name)}`);
     }
     const valid = same.find((x) => x.valid);
     if (!valid) return true;
-    const message = `index ${valid.schema}.${valid.name} on ${st.table} already has the definition of the unnamed index at line ${st.line} `
-      + '(built by an interrupted run, or by hand): kept, not built again';
+    const message =
+      `index ${valid.schema}.${valid.name} on ${st.table} already has the definition of the unnamed index at line ${st.line} ` +
+      '(built by an interrupted run, or by hand): kept, not built again';
     ctx.emit({ type: 'warning', message });
     return false;
   }
   const idx = await indexState(ctx.conn, st);
   if (idx && !idx.valid) {
-    ctx.emit({ type: 'warning', message: `index ${idx.schema}.${idx.name} is INVALID (an interrupted CONCURRENTLY build): dropping it and building it again` });
+    ctx.emit({
+      type: 'warning',
+      message: `index ${idx.schema}.${idx.name} is INVALID (an interrupted CONCURRENTLY build): dropping it and building it again`,
+    });
     await exec(ctx, r, `drop index concurrently if exists ${qualified(idx.schema, idx.name)}`);
   } else if (idx) {
     if (!idx.onTable) {
@@ -319,9 +389,10 @@ async function alreadyDropped(st: Statement, ctx: RunContext): Promise<boolean> 
   const name = items.map((i: any) => quoteIdent(String(i?.String?.sval ?? ''))).join('.');
   if (!name) return false;
   const [row] = await ctx.conn<{ exists: boolean }[]>`select to_regclass(${name}) is not null as exists`;
-  if (row!.exists) return false; // a valid index, or one left INVALID by an interrupted DROP INDEX CONCURRENTLY: drop it (again)
-  const message = `index ${st.target} does not exist: taking DROP INDEX CONCURRENTLY at line ${st.line} as done `
-    + '(an interrupted run most likely dropped it before it could journal the statement)';
+  if (row.exists) return false; // a valid index, or one left INVALID by an interrupted DROP INDEX CONCURRENTLY: drop it (again)
+  const message =
+    `index ${st.target} does not exist: taking DROP INDEX CONCURRENTLY at line ${st.line} as done ` +
+    '(an interrupted run most likely dropped it before it could journal the statement)';
   ctx.emit({ type: 'warning', message });
   return true;
 }
@@ -333,8 +404,14 @@ async function alreadyDropped(st: Statement, ctx: RunContext): Promise<boolean> 
  */
 async function dropReindexLeftovers(st: Statement, r: StatementRef, ctx: RunContext): Promise<void> {
   const a = st.ast;
-  const rel = a.relation ? (a.relation.schemaname ? qualified(a.relation.schemaname, a.relation.relname) : quoteIdent(a.relation.relname)) : null;
-  const kind = String(a.kind ?? '').replace(/^REINDEX_OBJECT_/, '').toLowerCase();
+  const rel = a.relation
+    ? a.relation.schemaname
+      ? qualified(a.relation.schemaname, a.relation.relname)
+      : quoteIdent(a.relation.relname)
+    : null;
+  const kind = String(a.kind ?? '')
+    .replace(/^REINDEX_OBJECT_/, '')
+    .toLowerCase();
   if (kind === 'system') return; // system catalogs cannot be reindexed concurrently
   const rows = await ctx.conn<{ schema: string; name: string; ofIndex: string | null }[]>`
     with scope as (
@@ -383,15 +460,18 @@ async function runNonTransactional(s: Script, st: Statement, r: StatementRef, ct
  * lock_timeout and retries), and their migration statement by statement.
  */
 async function withRuntimeClasses(s: Script, ctx: RunContext): Promise<Script> {
-  const maybe = (st: Statement) => st.transactional && (
-    (st.node === 'ReindexStmt' && ['REINDEX_OBJECT_TABLE', 'REINDEX_OBJECT_INDEX'].includes(st.ast.kind)) || (st.node === 'ClusterStmt' && !!st.ast.relation));
+  const maybe = (st: Statement) =>
+    st.transactional &&
+    ((st.node === 'ReindexStmt' && ['REINDEX_OBJECT_TABLE', 'REINDEX_OBJECT_INDEX'].includes(st.ast.kind)) ||
+      (st.node === 'ClusterStmt' && !!st.ast.relation));
   if (!s.statements.some(maybe)) return s;
   const low = (rv: any) => String(rv?.relname ?? '').toLowerCase();
   // partitioned tables and their indexes created earlier in the same script do not exist yet
   const partitioned = new Set<string>();
   for (const st of s.statements) {
     if (st.node === 'CreateStmt' && st.ast.partspec) partitioned.add(low(st.ast.relation));
-    if (st.node === 'IndexStmt' && st.ast.idxname && partitioned.has(low(st.ast.relation))) partitioned.add(String(st.ast.idxname).toLowerCase());
+    if (st.node === 'IndexStmt' && st.ast.idxname && partitioned.has(low(st.ast.relation)))
+      partitioned.add(String(st.ast.idxname).toLowerCase());
   }
   const refused = new Set<number>();
   for (const st of s.statements.filter(maybe)) {
@@ -399,16 +479,19 @@ async function withRuntimeClasses(s: Script, ctx: RunContext): Promise<Script> {
     if (partitioned.has(low(rv))) refused.add(st.index);
     else {
       const name = rv.schemaname ? qualified(rv.schemaname, rv.relname) : quoteIdent(rv.relname);
-      const [row] = await ctx.conn<{ relkind: string | null }[]>`select (select relkind::text from pg_class where oid = to_regclass(${name})) as relkind`;
+      const [row] = await ctx.conn<
+        { relkind: string | null }[]
+      >`select (select relkind::text from pg_class where oid = to_regclass(${name})) as relkind`;
       if (row?.relkind === 'p' || row?.relkind === 'I') refused.add(st.index);
     }
   }
   if (!refused.size) return s;
   for (const i of refused) {
-    const st = s.statements[i]!;
+    const st = s.statements[i];
     const what = st.node === 'ReindexStmt' && st.ast.kind === 'REINDEX_OBJECT_INDEX' ? 'index' : 'table';
-    const message = `${st.kind.toUpperCase()} ${st.target} at ${s.path}:${st.line} is on a partitioned ${what}: `
-      + `PostgreSQL runs it outside a transaction, so ${s.version} runs statement by statement`;
+    const message =
+      `${st.kind.toUpperCase()} ${st.target} at ${s.path}:${st.line} is on a partitioned ${what}: ` +
+      `PostgreSQL runs it outside a transaction, so ${s.version} runs statement by statement`;
     ctx.emit({ type: 'notice', message });
   }
   return { ...s, statements: s.statements.map((st) => (refused.has(st.index) ? { ...st, transactional: false } : st)) };
@@ -425,9 +508,10 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   const done = await journal(conn, s.version, s.direction);
   const moved = s.statements.filter((st) => done.has(st.index) && done.get(st.index) !== statementChecksum(st));
   if (moved.length || [...done.keys()].some((i) => i >= s.statements.length)) {
-    throw refusedError(`${s.path} changed while its ${s.direction === 'up' ? 'migration' : 'rollback'} was part-way: the journal of ${done.size} completed statement(s) no longer matches the file (first at statement ${(moved[0]?.index ?? s.statements.length) + 1})`, [
-      'restore the file as it was when the run started, rerun to finish, and make the change in a new migration',
-    ]);
+    throw refusedError(
+      `${s.path} changed while its ${s.direction === 'up' ? 'migration' : 'rollback'} was part-way: the journal of ${done.size} completed statement(s) no longer matches the file (first at statement ${(moved[0]?.index ?? s.statements.length) + 1})`,
+      ['restore the file as it was when the run started, rerun to finish, and make the change in a new migration'],
+    );
   }
   const fks = s.direction === 'up' ? foreignKeysAdded([s]) : [];
   const inProgress = s.direction === 'up' ? 'partial' : 'rolling_back';
@@ -444,7 +528,16 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     checkAbort(signal, `before statement ${st.index + 1} of ${s.version}`);
     const t0 = performance.now();
     emit({ type: 'statement:start', ...r });
-    const journalIt = () => recordStatement(conn, { version: s.version, direction: s.direction, index: st.index, checksum: sum, kind: st.kind, target: st.target, durationMs: performance.now() - t0 });
+    const journalIt = () =>
+      recordStatement(conn, {
+        version: s.version,
+        direction: s.direction,
+        index: st.index,
+        checksum: sum,
+        kind: st.kind,
+        target: st.target,
+        durationMs: performance.now() - t0,
+      });
     try {
       if (st.transactional) {
         const fk = ctx.detachOrphans ? validatedForeignKey(st, fks) : undefined;
@@ -480,8 +573,13 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     } catch (err) {
       const ms = performance.now() - t0;
       if (err instanceof Interrupted || signal?.aborted) {
-        const cic = !st.transactional && st.node === 'IndexStmt' ? '; the cancelled index build left an INVALID index that the rerun drops and rebuilds' : '';
-        throw new Interrupted(`during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${completed} completed and journaled${cic})`);
+        const cic =
+          !st.transactional && st.node === 'IndexStmt'
+            ? '; the cancelled index build left an INVALID index that the rerun drops and rebuilds'
+            : '';
+        throw new Interrupted(
+          `during statement ${st.index + 1}/${s.statements.length} of ${s.version} (${completed} completed and journaled${cic})`,
+        );
       }
       emit({ type: 'statement:failed', ...r, durationMs: ms, code: isPgError(err) ? err.code : undefined, error: (err as Error).message });
       if (err instanceof BoosterzError && err.exitCode === ExitCode.refused) throw err; // refused before it ran: the reason is the message
@@ -492,7 +590,14 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     emit({ type: 'statement:done', ...r, durationMs: performance.now() - t0 });
   }
   if (s.direction === 'up') {
-    await setState(conn, { version: s.version, name: s.name, checksum: s.checksum, state: 'applied', durationMs: performance.now() - started, statements: s.statements.length });
+    await setState(conn, {
+      version: s.version,
+      name: s.name,
+      checksum: s.checksum,
+      state: 'applied',
+      durationMs: performance.now() - started,
+      statements: s.statements.length,
+    });
     await clearJournal(conn, s.version);
   } else {
     await deleteHistory(conn, s.version);
@@ -504,10 +609,24 @@ export async function runScript(script: Script, ctx: RunContext): Promise<number
   const t0 = performance.now();
   const s = await withRuntimeClasses(script, ctx);
   const transactional = isTransactional(s);
-  ctx.emit({ type: 'migration:start', version: s.version, name: s.name, direction: s.direction, transactional, statements: s.statements.length });
+  ctx.emit({
+    type: 'migration:start',
+    version: s.version,
+    name: s.name,
+    direction: s.direction,
+    transactional,
+    statements: s.statements.length,
+  });
   if (transactional) await runTransactional(s, ctx);
   else await runStepwise(s, ctx);
   const durationMs = performance.now() - t0;
-  ctx.emit({ type: 'migration:done', version: s.version, name: s.name, direction: s.direction, durationMs, statements: s.statements.length });
+  ctx.emit({
+    type: 'migration:done',
+    version: s.version,
+    name: s.name,
+    direction: s.direction,
+    durationMs,
+    statements: s.statements.length,
+  });
   return durationMs;
 }

@@ -4,13 +4,29 @@ import type { Blocker, Direction, OrphanCount, SessionInfo, StatementRef, Writer
 export type EngineEvent =
   | { type: 'run:start'; command: 'migrate' | 'rollback'; versions: number[]; statements: number; database: string }
   | { type: 'lock:wait'; holder?: { pid: number; application_name: string; since: Date | null } }
-  | { type: 'migration:start'; version: number; name: string; direction: Direction; transactional: boolean; statements: number; resumeFrom?: number }
+  | {
+      type: 'migration:start';
+      version: number;
+      name: string;
+      direction: Direction;
+      transactional: boolean;
+      statements: number;
+      resumeFrom?: number;
+    }
   | ({ type: 'statement:start' } & StatementRef)
   | ({ type: 'statement:skip'; reason: string } & StatementRef)
   | ({ type: 'statement:done'; durationMs: number } & StatementRef)
   | ({ type: 'statement:failed'; durationMs: number; code?: string; error: string } & StatementRef)
   | { type: 'migration:done'; version: number; name: string; direction: Direction; durationMs: number; statements: number }
-  | ({ type: 'progress'; elapsedMs: number; phase?: string; pct?: number; etaMs?: number; waitEvent?: string; waiting: Blocker[] } & StatementRef)
+  | ({
+      type: 'progress';
+      elapsedMs: number;
+      phase?: string;
+      pct?: number;
+      etaMs?: number;
+      waitEvent?: string;
+      waiting: Blocker[];
+    } & StatementRef)
   | ({ type: 'retry'; attempt: number; of: number; delayMs: number; reason: string } & StatementRef)
   | { type: 'preflight'; sessions: SessionInfo[]; orphans: OrphanCount[]; writers: WriterRole[] }
   | { type: 'orphans:detached'; table: string; column: string; rows: number }

@@ -1,5 +1,5 @@
 import { loadModule, parseSync, scanSync } from 'libpg-query';
-import { usageError } from '../errors.js';
+import { usageError } from '../../errors.js';
 import type { Statement } from './types.js';
 
 let loaded: Promise<void> | undefined;
@@ -33,10 +33,13 @@ export function splitSql(sql: string, fileLabel = 'SQL'): Statement[] {
     const start = index === 0 ? 0 : afterLineEnd(bytes, prevEnd, loc);
     const end = raw.stmt_len === undefined || raw.stmt_len === 0 ? bytes.length : loc + raw.stmt_len;
     prevEnd = end;
-    const text = bytes.subarray(start, end).toString('utf8').replace(/^\s+|\s+$/g, '');
+    const text = bytes
+      .subarray(start, end)
+      .toString('utf8')
+      .replace(/^\s+|\s+$/g, '');
     const body = stripLeadingComments(text);
     const firstTokenByte = start + leadingBytes(bytes.subarray(start, end).toString('utf8'), body);
-    const node = Object.keys(raw.stmt)[0]!;
+    const node = Object.keys(raw.stmt)[0];
     const ast = raw.stmt[node] ?? {};
     return { index, text, line: lineAt(bytes, firstTokenByte), node, ast, ...classify(node, ast) };
   });
@@ -68,16 +71,21 @@ function leadingBytes(whole: string, body: string): number {
 export function stripLeadingComments(text: string): string {
   let i = 0;
   for (;;) {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
+    while (i < text.length && /\s/.test(text[i])) i++;
     if (text.startsWith('--', i)) {
       const nl = text.indexOf('\n', i);
       i = nl < 0 ? text.length : nl + 1;
     } else if (text.startsWith('/*', i)) {
       let depth = 0;
       while (i < text.length) {
-        if (text.startsWith('/*', i)) { depth++; i += 2; }
-        else if (text.startsWith('*/', i)) { depth--; i += 2; if (depth === 0) break; }
-        else i++;
+        if (text.startsWith('/*', i)) {
+          depth++;
+          i += 2;
+        } else if (text.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else i++;
       }
     } else return text.slice(i);
   }
@@ -107,7 +115,10 @@ function nameList(list: any): string | undefined {
 }
 
 const words = (node: string) =>
-  node.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  node
+    .replace(/Stmt$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
 
 function alterKind(ast: any): string {
   const sub: string[] = (ast.cmds ?? []).map((c: any) => {
@@ -115,9 +126,13 @@ function alterKind(ast: any): string {
     const contype: string | undefined = c.AlterTableCmd?.def?.Constraint?.contype;
     if (t === 'AT_AddConstraint' && contype === 'CONSTR_FOREIGN') return 'add foreign key';
     if (t === 'AT_AddConstraint' && contype === 'CONSTR_CHECK') return 'add check';
-    return t.replace(/^AT_/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    return t
+      .replace(/^AT_/, '')
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toLowerCase();
   });
-  const what = ast.objtype === 'OBJECT_INDEX' ? 'alter index' : ast.objtype === 'OBJECT_MATVIEW' ? 'alter materialized view' : 'alter table';
+  const what =
+    ast.objtype === 'OBJECT_INDEX' ? 'alter index' : ast.objtype === 'OBJECT_MATVIEW' ? 'alter materialized view' : 'alter table';
   return sub.length ? `${what} ${[...new Set(sub)].join(', ')}` : what;
 }
 
@@ -157,7 +172,9 @@ export function isConcurrently(st: Pick<Statement, 'node' | 'ast'>): boolean {
     case 'ReindexStmt':
       return !!option(a.params, 'concurrently') && defBool(option(a.params, 'concurrently')) !== false;
     case 'AlterTableStmt':
-      return (a.cmds ?? []).some((c: any) => c.AlterTableCmd?.subtype === 'AT_DetachPartition' && c.AlterTableCmd?.def?.PartitionCmd?.concurrent);
+      return (a.cmds ?? []).some(
+        (c: any) => c.AlterTableCmd?.subtype === 'AT_DetachPartition' && c.AlterTableCmd?.def?.PartitionCmd?.concurrent,
+      );
     default:
       return false;
   }
@@ -169,7 +186,10 @@ export const isConcurrentBuild = (st: Pick<Statement, 'node' | 'ast'>) =>
 
 /** VACUUM FULL (ACCESS EXCLUSIVE on each table); plain VACUUM takes SHARE UPDATE EXCLUSIVE, which blocks no reader or writer. */
 export const isVacuumFull = (st: Pick<Statement, 'node' | 'ast'>) =>
-  st.node === 'VacuumStmt' && !!st.ast.is_vacuumcmd && !!option(st.ast.options, 'full') && defBool(option(st.ast.options, 'full')) !== false;
+  st.node === 'VacuumStmt' &&
+  !!st.ast.is_vacuumcmd &&
+  !!option(st.ast.options, 'full') &&
+  defBool(option(st.ast.options, 'full')) !== false;
 
 /**
  * A statement run outside a transaction that should still get the run's lock_timeout and the
@@ -199,13 +219,28 @@ export function classify(node: string, ast: any): Classified {
       const table = rangeVarName(ast.relation);
       const schema = ast.relation?.schemaname;
       const target = ast.idxname ? (schema ? `${schema}.${ast.idxname}` : ast.idxname) : `index on ${table}`;
-      return { kind: `create ${ast.unique ? 'unique ' : ''}index${ast.concurrent ? ' concurrently' : ''}`, transactional: !ast.concurrent, target, table };
+      return {
+        kind: `create ${ast.unique ? 'unique ' : ''}index${ast.concurrent ? ' concurrently' : ''}`,
+        transactional: !ast.concurrent,
+        target,
+        table,
+      };
     }
     case 'DropStmt': {
-      const type = String(ast.removeType ?? 'OBJECT').replace(/^OBJECT_/, '').replace(/_/g, ' ').toLowerCase();
-      const objs = (ast.objects ?? []).map((o: any) => nameList(o) ?? (o?.ObjectWithArgs && nameList(o.ObjectWithArgs.objname))).filter(Boolean);
+      const type = String(ast.removeType ?? 'OBJECT')
+        .replace(/^OBJECT_/, '')
+        .replace(/_/g, ' ')
+        .toLowerCase();
+      const objs = (ast.objects ?? [])
+        .map((o: any) => nameList(o) ?? (o?.ObjectWithArgs && nameList(o.ObjectWithArgs.objname)))
+        .filter(Boolean);
       const target = objs.join(', ') || undefined;
-      return { kind: `drop ${type}${ast.concurrent ? ' concurrently' : ''}`, transactional: !ast.concurrent, target, table: type === 'table' ? target : undefined };
+      return {
+        kind: `drop ${type}${ast.concurrent ? ' concurrently' : ''}`,
+        transactional: !ast.concurrent,
+        target,
+        table: type === 'table' ? target : undefined,
+      };
     }
     case 'ReindexStmt': {
       const concurrent = isConcurrently({ node, ast });
@@ -225,7 +260,12 @@ export function classify(node: string, ast: any): Classified {
     }
     case 'DiscardStmt': {
       const all = ast.target === 'DISCARD_ALL';
-      return { kind: `discard ${String(ast.target ?? '').replace(/^DISCARD_/, '').toLowerCase()}`, transactional: !all };
+      return {
+        kind: `discard ${String(ast.target ?? '')
+          .replace(/^DISCARD_/, '')
+          .toLowerCase()}`,
+        transactional: !all,
+      };
     }
     case 'CreateSubscriptionStmt':
       // refused in a transaction when it creates the replication slot (the default; connect = false implies no slot)
@@ -247,7 +287,11 @@ export function classify(node: string, ast: any): Classified {
       // refused in a transaction when the subscription has a replication slot: assume it has
       return { kind: 'drop subscription', transactional: false, target: ast.subname };
     case 'VacuumStmt': {
-      const tables = (ast.rels ?? []).map((r: any) => rangeVarName(r?.VacuumRelation?.relation)).filter(Boolean).join(', ') || undefined;
+      const tables =
+        (ast.rels ?? [])
+          .map((r: any) => rangeVarName(r?.VacuumRelation?.relation))
+          .filter(Boolean)
+          .join(', ') || undefined;
       const kind = ast.is_vacuumcmd ? (isVacuumFull({ node, ast }) ? 'vacuum full' : 'vacuum') : 'analyze';
       return { kind, transactional: !ast.is_vacuumcmd, target: tables, table: tables };
     }
@@ -264,13 +308,26 @@ export function classify(node: string, ast: any): Classified {
       return { kind: ast.objtype === 'OBJECT_MATVIEW' ? 'create materialized view' : 'create table as', transactional: true, target };
     }
     case 'RefreshMatViewStmt':
-      return { kind: `refresh materialized view${ast.concurrent ? ' concurrently' : ''}`, transactional: true, target: rangeVarName(ast.relation) };
+      return {
+        kind: `refresh materialized view${ast.concurrent ? ' concurrently' : ''}`,
+        transactional: true,
+        target: rangeVarName(ast.relation),
+      };
     case 'ViewStmt':
       return { kind: `create${ast.replace ? ' or replace' : ''} view`, transactional: true, target: rangeVarName(ast.view) };
     case 'CreateFunctionStmt':
-      return { kind: `create${ast.replace ? ' or replace' : ''} ${ast.is_procedure ? 'procedure' : 'function'}`, transactional: true, target: nameList(ast.funcname) };
+      return {
+        kind: `create${ast.replace ? ' or replace' : ''} ${ast.is_procedure ? 'procedure' : 'function'}`,
+        transactional: true,
+        target: nameList(ast.funcname),
+      };
     case 'CreateTrigStmt':
-      return { kind: `create${ast.replace ? ' or replace' : ''} trigger`, transactional: true, target: ast.trigname, table: rangeVarName(ast.relation) };
+      return {
+        kind: `create${ast.replace ? ' or replace' : ''} trigger`,
+        transactional: true,
+        target: ast.trigname,
+        table: rangeVarName(ast.relation),
+      };
     case 'CommentStmt':
       return { kind: 'comment', transactional: true };
     case 'CreatedbStmt':
@@ -292,7 +349,10 @@ export function classify(node: string, ast: any): Classified {
     case 'VariableSetStmt':
       return { kind: ast.is_local ? 'set local' : 'set', transactional: true, target: ast.name };
     case 'TransactionStmt': {
-      const kind = String(ast.kind ?? '').replace(/^TRANS_STMT_/, '').replace(/_/g, ' ').toLowerCase();
+      const kind = String(ast.kind ?? '')
+        .replace(/^TRANS_STMT_/, '')
+        .replace(/_/g, ' ')
+        .toLowerCase();
       return { kind, transactional: kind !== 'commit prepared' && kind !== 'rollback prepared' };
     }
     default:
@@ -314,5 +374,5 @@ export function splitIndexStatement(text: string): { table: string; rest: string
   if (i < 0) throw new Error(`cannot find the table of: ${text.slice(0, 80)}`);
   while (tokens[i + 1]?.text === '.' && tokens[i + 2]) i += 2;
   const bytes = Buffer.from(text, 'utf8');
-  return { table: bytes.subarray(at, tokens[i]!.end).toString('utf8'), rest: bytes.subarray(tokens[i]!.end).toString('utf8').trim() };
+  return { table: bytes.subarray(at, tokens[i].end).toString('utf8'), rest: bytes.subarray(tokens[i].end).toString('utf8').trim() };
 }

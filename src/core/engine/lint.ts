@@ -43,7 +43,11 @@ export interface LintMemory {
 }
 
 export const newMemory = (): LintMemory => ({
-  matviewsWithUniqueIndex: new Set(), matviews: new Set(), partitioned: new Set(), notNullChecks: new Map(), notNullConstraints: new Map(),
+  matviewsWithUniqueIndex: new Set(),
+  matviews: new Set(),
+  partitioned: new Set(),
+  notNullChecks: new Map(),
+  notNullConstraints: new Map(),
 });
 
 /**
@@ -51,8 +55,21 @@ export const newMemory = (): LintMemory => ({
  * the table under ACCESS EXCLUSIVE (a constant or stable default such as now() is stored once, PG 11+).
  */
 const VOLATILE_FUNCTIONS = new Set([
-  'random', 'random_normal', 'setseed', 'clock_timestamp', 'timeofday', 'gen_random_uuid', 'uuidv4', 'uuidv7',
-  'uuid_generate_v1', 'uuid_generate_v1mc', 'uuid_generate_v4', 'nextval', 'txid_current', 'pg_current_xact_id', 'gen_random_bytes',
+  'random',
+  'random_normal',
+  'setseed',
+  'clock_timestamp',
+  'timeofday',
+  'gen_random_uuid',
+  'uuidv4',
+  'uuidv7',
+  'uuid_generate_v1',
+  'uuid_generate_v1mc',
+  'uuid_generate_v4',
+  'nextval',
+  'txid_current',
+  'pg_current_xact_id',
+  'gen_random_bytes',
 ]);
 const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
 
@@ -104,8 +121,8 @@ function notNullColumn(con: any): string | undefined {
 }
 
 const recipeOnOnly = (table: string) =>
-  `CREATE INDEX <name> ON ONLY ${table} (…); then CREATE INDEX CONCURRENTLY <part_name> ON <partition> (…) for each partition; `
-  + `then ALTER INDEX <name> ATTACH PARTITION <part_name> for each (the parent index becomes valid when all are attached)`;
+  `CREATE INDEX <name> ON ONLY ${table} (…); then CREATE INDEX CONCURRENTLY <part_name> ON <partition> (…) for each partition; ` +
+  `then ALTER INDEX <name> ATTACH PARTITION <part_name> for each (the parent index becomes valid when all are attached)`;
 
 const bare = (name: string | undefined) => (name ?? '').split('.').pop()!.toLowerCase();
 
@@ -113,7 +130,7 @@ const bare = (name: string | undefined) => (name ?? '').split('.').pop()!.toLowe
 function allowed(text: string): Set<string> {
   const out = new Set<string>();
   for (const m of text.matchAll(/boosterz-lint:\s*allow\s+([A-Za-z0-9_, -]+)/g)) {
-    for (const w of m[1]!.split(/[\s,]+/)) if (w) out.add(w.toLowerCase());
+    for (const w of m[1].split(/[\s,]+/)) if (w) out.add(w.toLowerCase());
   }
   return out;
 }
@@ -122,7 +139,7 @@ const commentsAbove = (st: Statement) => st.text.slice(0, st.text.length - strip
 
 function isAllowed(id: RuleId, fileAllow: Set<string>, st: Statement): boolean {
   const own = allowed(commentsAbove(st));
-  const names = [id.toLowerCase(), RULES[id], RULES[id].split('-')[0]!];
+  const names = [id.toLowerCase(), RULES[id], RULES[id].split('-')[0]];
   return names.some((n) => fileAllow.has(n) || own.has(n));
 }
 
@@ -134,7 +151,7 @@ export function lintSql(sql: string, file: string, memory: LintMemory = newMemor
   const statements = splitSql(sql, file);
   const findings: LintFinding[] = [];
   // directives in the comments above the first statement apply to the whole file
-  const fileAllow = allowed(statements.length ? commentsAbove(statements[0]!) : sql);
+  const fileAllow = allowed(statements.length ? commentsAbove(statements[0]) : sql);
   const transactional = statements.every((s) => s.transactional);
   const createdHere = new Set<string>();
   const partitioned = (memory.partitioned ??= new Set());
@@ -153,24 +170,47 @@ export function lintSql(sql: string, file: string, memory: LintMemory = newMemor
     if (cmd.subtype === 'AT_AddColumn' && existing) {
       const why = rewritingColumn(cmd.def?.ColumnDef);
       if (why) {
-        add('BZ010', st, `ADD COLUMN ${cmd.def.ColumnDef.colname} on existing table ${st.table} with ${why} rewrites the whole table under ACCESS EXCLUSIVE `
-          + '(no reads or writes meanwhile): add the column without a default (or with a constant one), backfill in batches, then SET DEFAULT');
+        add(
+          'BZ010',
+          st,
+          `ADD COLUMN ${cmd.def.ColumnDef.colname} on existing table ${st.table} with ${why} rewrites the whole table under ACCESS EXCLUSIVE ` +
+            '(no reads or writes meanwhile): add the column without a default (or with a constant one), backfill in batches, then SET DEFAULT',
+        );
       }
-      const inline = (cmd.def?.ColumnDef?.constraints ?? []).find((c: any) => ['CONSTR_PRIMARY', 'CONSTR_UNIQUE'].includes(c.Constraint?.contype));
+      const inline = (cmd.def?.ColumnDef?.constraints ?? []).find((c: any) =>
+        ['CONSTR_PRIMARY', 'CONSTR_UNIQUE'].includes(c.Constraint?.contype),
+      );
       if (inline) {
         const what = inline.Constraint.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE';
-        add('BZ013', st, `ADD COLUMN ${cmd.def.ColumnDef.colname} … ${what} on existing table ${st.table} `
-          + 'builds its index under ACCESS EXCLUSIVE: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX');
+        add(
+          'BZ013',
+          st,
+          `ADD COLUMN ${cmd.def.ColumnDef.colname} … ${what} on existing table ${st.table} ` +
+            'builds its index under ACCESS EXCLUSIVE: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX',
+        );
       }
     }
     if (cmd.subtype === 'AT_AlterColumnType' && existing) {
-      add('BZ011', st, `ALTER COLUMN ${cmd.name} TYPE on existing table ${st.table} rewrites the table and its indexes under ACCESS EXCLUSIVE `
-        + '(except a few binary-compatible changes such as varchar(n) to text): add a new column, backfill it in batches, then switch over');
+      add(
+        'BZ011',
+        st,
+        `ALTER COLUMN ${cmd.name} TYPE on existing table ${st.table} rewrites the table and its indexes under ACCESS EXCLUSIVE ` +
+          '(except a few binary-compatible changes such as varchar(n) to text): add a new column, backfill it in batches, then switch over',
+      );
     }
-    if (cmd.subtype === 'AT_AddConstraint' && (con?.contype === 'CONSTR_PRIMARY' || con?.contype === 'CONSTR_UNIQUE') && !con.indexname && existing) {
+    if (
+      cmd.subtype === 'AT_AddConstraint' &&
+      (con?.contype === 'CONSTR_PRIMARY' || con?.contype === 'CONSTR_UNIQUE') &&
+      !con.indexname &&
+      existing
+    ) {
       const what = con.contype === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE';
-      add('BZ013', st, `ADD ${what} on existing table ${st.table} builds its index under ACCESS EXCLUSIVE (no reads or writes meanwhile): `
-        + `CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … ${what} USING INDEX <that index>`);
+      add(
+        'BZ013',
+        st,
+        `ADD ${what} on existing table ${st.table} builds its index under ACCESS EXCLUSIVE (no reads or writes meanwhile): ` +
+          `CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … ${what} USING INDEX <that index>`,
+      );
     }
     const col = cmd.subtype === 'AT_AddConstraint' ? notNullColumn(con) : undefined;
     if (col) {
@@ -183,9 +223,13 @@ export function lintSql(sql: string, file: string, memory: LintMemory = newMemor
       if (key) notNullChecks.set(key, true);
     }
     if (cmd.subtype === 'AT_SetNotNull' && existing && !notNullChecks.get(`${table}.${String(cmd.name ?? '').toLowerCase()}`)) {
-      add('BZ012', st, `SET NOT NULL on ${st.table}.${cmd.name} scans the whole table under ACCESS EXCLUSIVE: `
-        + `first ADD CONSTRAINT … CHECK (${cmd.name} IS NOT NULL) NOT VALID, `
-        + 'then VALIDATE CONSTRAINT (no strong lock), then SET NOT NULL (PostgreSQL 12+ uses the validated check and skips the scan)');
+      add(
+        'BZ012',
+        st,
+        `SET NOT NULL on ${st.table}.${cmd.name} scans the whole table under ACCESS EXCLUSIVE: ` +
+          `first ADD CONSTRAINT … CHECK (${cmd.name} IS NOT NULL) NOT VALID, ` +
+          'then VALIDATE CONSTRAINT (no strong lock), then SET NOT NULL (PostgreSQL 12+ uses the validated check and skips the scan)',
+      );
     }
   };
 
@@ -209,18 +253,34 @@ export function lintSql(sql: string, file: string, memory: LintMemory = newMemor
         // ON ONLY (inh false) builds nothing on a partitioned parent: the first step of the per-partition recipe
         const onOnly = a.relation && !a.relation.inh;
         if (!a.concurrent && !onOnly && !createdHere.has(table) && !memory.matviews.has(table)) {
-          add('BZ001', st, `CREATE INDEX on existing table ${st.table} without CONCURRENTLY blocks writes for the whole build: use CREATE INDEX CONCURRENTLY`);
+          add(
+            'BZ001',
+            st,
+            `CREATE INDEX on existing table ${st.table} without CONCURRENTLY blocks writes for the whole build: use CREATE INDEX CONCURRENTLY`,
+          );
         }
         if (a.concurrent && !a.idxname) {
-          add('BZ007', st, `CREATE INDEX CONCURRENTLY without a name on ${st.table}: PostgreSQL picks a new name on each attempt, so an interrupted build `
-            + 'cannot be found, checked or resumed by name: name the index');
+          add(
+            'BZ007',
+            st,
+            `CREATE INDEX CONCURRENTLY without a name on ${st.table}: PostgreSQL picks a new name on each attempt, so an interrupted build ` +
+              'cannot be found, checked or resumed by name: name the index',
+          );
         }
         if (a.concurrent && a.if_not_exists) {
-          add('BZ008', st, `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${st.target}: after an interrupted build it silently keeps the INVALID index `
-            + '(never used, still maintained on every write): drop IF NOT EXISTS; boosterz-db drops and rebuilds an INVALID index of that name');
+          add(
+            'BZ008',
+            st,
+            `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${st.target}: after an interrupted build it silently keeps the INVALID index ` +
+              '(never used, still maintained on every write): drop IF NOT EXISTS; boosterz-db drops and rebuilds an INVALID index of that name',
+          );
         }
         if (a.concurrent && partitioned.has(table)) {
-          add('BZ009', st, `CREATE INDEX CONCURRENTLY on the partitioned table ${st.table} is refused by PostgreSQL: ${recipeOnOnly(st.table ?? table)}`);
+          add(
+            'BZ009',
+            st,
+            `CREATE INDEX CONCURRENTLY on the partitioned table ${st.table} is refused by PostgreSQL: ${recipeOnOnly(st.table ?? table)}`,
+          );
         }
         if (a.unique && memory.matviews.has(table) && !a.whereClause) memory.matviewsWithUniqueIndex.add(table);
         break;
@@ -229,25 +289,49 @@ export function lintSql(sql: string, file: string, memory: LintMemory = newMemor
         for (const c of a.cmds ?? []) {
           const cmd = c.AlterTableCmd ?? {};
           const con = cmd.def?.Constraint;
-          if (cmd.subtype === 'AT_AddConstraint' && con && (con.contype === 'CONSTR_FOREIGN' || con.contype === 'CONSTR_CHECK') && !con.skip_validation && !createdHere.has(bare(st.table))) {
+          if (
+            cmd.subtype === 'AT_AddConstraint' &&
+            con &&
+            (con.contype === 'CONSTR_FOREIGN' || con.contype === 'CONSTR_CHECK') &&
+            !con.skip_validation &&
+            !createdHere.has(bare(st.table))
+          ) {
             const kind = con.contype === 'CONSTR_FOREIGN' ? 'FOREIGN KEY' : 'CHECK';
-            add('BZ002', st, `ADD ${kind} on existing table ${st.table} without NOT VALID scans the table under a lock that blocks writes: add it NOT VALID, then VALIDATE CONSTRAINT in its own statement`);
+            add(
+              'BZ002',
+              st,
+              `ADD ${kind} on existing table ${st.table} without NOT VALID scans the table under a lock that blocks writes: add it NOT VALID, then VALIDATE CONSTRAINT in its own statement`,
+            );
           }
-          if (cmd.subtype === 'AT_DropColumn') add('BZ004', st, `DROP COLUMN ${cmd.name} on ${st.table} loses data and breaks readers: confirm with a "-- boosterz-lint: allow drop" comment`);
+          if (cmd.subtype === 'AT_DropColumn')
+            add(
+              'BZ004',
+              st,
+              `DROP COLUMN ${cmd.name} on ${st.table} loses data and breaks readers: confirm with a "-- boosterz-lint: allow drop" comment`,
+            );
           lintAlterCommand(cmd, st);
         }
         break;
       case 'DropStmt':
-        if (a.removeType === 'OBJECT_TABLE') add('BZ004', st, `DROP TABLE ${st.target} loses data: confirm with a "-- boosterz-lint: allow drop" comment`);
+        if (a.removeType === 'OBJECT_TABLE')
+          add('BZ004', st, `DROP TABLE ${st.target} loses data: confirm with a "-- boosterz-lint: allow drop" comment`);
         break;
       case 'RenameStmt':
         if (a.renameType === 'OBJECT_TABLE' || a.renameType === 'OBJECT_COLUMN') {
-          add('BZ004', st, `RENAME of ${a.renameType === 'OBJECT_TABLE' ? 'table' : 'column'} ${a.relation?.relname ?? ''}${a.subname ? `.${a.subname}` : ''} breaks running application code: confirm with a "-- boosterz-lint: allow rename" comment`);
+          add(
+            'BZ004',
+            st,
+            `RENAME of ${a.renameType === 'OBJECT_TABLE' ? 'table' : 'column'} ${a.relation?.relname ?? ''}${a.subname ? `.${a.subname}` : ''} breaks running application code: confirm with a "-- boosterz-lint: allow rename" comment`,
+          );
         }
         break;
       case 'RefreshMatViewStmt':
         if (a.concurrent && !memory.matviewsWithUniqueIndex.has(bare(st.target))) {
-          add('BZ005', st, `REFRESH MATERIALIZED VIEW CONCURRENTLY ${st.target} needs a unique index on the view (none created before this statement)`);
+          add(
+            'BZ005',
+            st,
+            `REFRESH MATERIALIZED VIEW CONCURRENTLY ${st.target} needs a unique index on the view (none created before this statement)`,
+          );
         }
         break;
       case 'VariableSetStmt':
@@ -276,7 +360,10 @@ export async function lintFiles(paths: string[]): Promise<LintFinding[]> {
  * Lints migrations in version order (earlier files feed the memory) and returns the
  * findings of the versions in `only` (all when omitted), then the rollback scripts.
  */
-export async function lintMigrations(files: { version: number; path: string; sql: string; rollbackPath: string; rollbackSql: string }[], o: { only?: Set<number>; rollbacks?: boolean } = {}): Promise<LintFinding[]> {
+export async function lintMigrations(
+  files: { version: number; path: string; sql: string; rollbackPath: string; rollbackSql: string }[],
+  o: { only?: Set<number>; rollbacks?: boolean } = {},
+): Promise<LintFinding[]> {
   await loadParser();
   const memory = newMemory();
   const out: LintFinding[] = [];
