@@ -7,6 +7,7 @@ import { describeOrphans } from '../core/engine/preflight.js';
 import { describeWriter } from '../core/engine/privileges.js';
 import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/engine/types.js';
 import { formatMs, type Output } from './output.js';
+import { TOOL_SCHEMA } from '../db/sql.js';
 
 const label = (e: StatementRef) =>
   `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
@@ -97,7 +98,7 @@ export class ProgressRenderer {
         break;
       case 'orphans:detached':
         this.pause();
-        this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in boosterz_db.orphan_audit, now NULL)`);
+        this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in ${TOOL_SCHEMA}.orphan_audit, now NULL)`);
         break;
       case 'notice':
         this.pause();

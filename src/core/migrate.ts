@@ -12,6 +12,7 @@ import { compareIndexes, refuseIndexConflicts } from './engine/indexdef.js';
 import { writerRoles } from './engine/privileges.js';
 import type { OrphanCount, Script, SessionInfo, WriterRole } from './engine/types.js';
 import { withReserved } from '../db/session.js';
+import { quoteQualified } from '../db/sql.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
@@ -74,7 +75,7 @@ async function tableStats(sql: Sql, plan: PlanLine[]): Promise<Record<string, Ta
   for (const t of names) {
     const [r] = await sql<{ bytes: string | null; rows: number | null }[]>`
       select pg_total_relation_size(c.oid)::text as bytes, greatest(c.reltuples, 0)::float8 as rows
-        from pg_class c where c.oid = to_regclass(${t})`;
+        from pg_class c where c.oid = to_regclass(${quoteQualified(t)})`;
     if (r) out[t] = { bytes: Number(r.bytes), rows: Math.round(r.rows ?? 0) };
   }
   return out;

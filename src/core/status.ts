@@ -1,6 +1,7 @@
 import type { Sql } from '../db/connection.js';
 import { loadMigrations } from './engine/files.js';
 import { historyExists, readHistory, userTableCount } from './engine/history.js';
+import { toolTable } from '../db/sql.js';
 
 export interface StatusLine {
   version: number;
@@ -34,7 +35,7 @@ export async function status(sql: Sql, o: { migrationsDir: string; rollbackDir: 
   const journalCounts = new Map<string, number>();
   if (hasHistory) {
     const rows = await sql<{ version: number; direction: string; n: number }[]>`
-      select version, direction, count(*)::int as n from boosterz_db.statement_journal group by version, direction`;
+      select version, direction, count(*)::int as n from ${sql(toolTable('statement_journal'))} group by version, direction`;
     for (const r of rows) journalCounts.set(`${r.version}/${r.direction}`, r.n);
   }
   const rows = new Map(history.map((r) => [r.version, r]));

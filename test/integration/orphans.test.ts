@@ -1,5 +1,6 @@
 import { runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { tempFixture } from '../helpers/fixtures.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -98,5 +99,33 @@ describe('orphan rows before the foreign-key migration', () => {
     expect(now.filter((x) => !(x.t === 'cards' && x.id === '2'))).toEqual(before.filter((x) => !(x.t === 'cards' && x.id === '2')));
     const kept = await db.sql<{ row_id: string; old_value: string }[]>`select row_id, old_value from boosterz_db.orphan_audit`;
     expect(kept).toEqual([{ row_id: '2', old_value: '777' }]);
+  });
+});
+
+describe('names from the parse tree', () => {
+  let other: TestDatabase;
+  beforeAll(async () => {
+    other = await freshDatabase('orphans_quoted');
+  });
+  afterAll(async () => {
+    await other.drop();
+  });
+
+  it('counts the orphans of a quoted mixed-case table (not silently skipped)', async () => {
+    const dirs = await tempFixture(undefined, {
+      'migrations/0001_base.sql': `create table public."Sets" (id int primary key);
+create table public."CardRows" (id int primary key, "setId" int);
+insert into public."Sets" values (1);
+insert into public."CardRows" values (1, 1), (2, 42), (3, 43);`,
+      'rollback/0001_base.sql': `drop table public."CardRows"; drop table public."Sets";`,
+      'migrations/0002_fk.sql': `alter table public."CardRows" add constraint "CardRows_setId_fkey" foreign key ("setId") references public."Sets" (id) not valid;
+alter table public."CardRows" validate constraint "CardRows_setId_fkey";`,
+      'rollback/0002_fk.sql': `alter table public."CardRows" drop constraint "CardRows_setId_fkey";`,
+    });
+    const dirArgs = ['--migrations-dir', dirs.migrations, '--rollback-dir', dirs.rollback, '--no-lint'];
+    expect((await runCli(['-d', other.url, 'migrate', '--to', '1', ...dirArgs])).code).toBe(0);
+    const r = await runCli(['-d', other.url, 'migrate', ...dirArgs]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/2 orphan row\(s\), e\.g\. 42, 43/);
   });
 });

@@ -5,6 +5,7 @@ import { addLockOptions, durationArg, intArg, type LockFlags } from '../args.js'
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
+import { TOOL_SCHEMA } from '../../db/sql.js';
 
 interface MigrateFlags extends LockFlags {
   to?: number;
@@ -34,7 +35,7 @@ export function register(cmd: Command, run: RunCommand): void {
         .argParser(durationArg('--blocker-warn')),
     )
     .addOption(
-      new Option('--orphans <mode>', 'detach: save orphan foreign-key values in boosterz_db.orphan_audit and set them to NULL').choices([
+      new Option('--orphans <mode>', `detach: save orphan foreign-key values in ${TOOL_SCHEMA}.orphan_audit and set them to NULL`).choices([
         'detach',
       ]),
     )

@@ -8,6 +8,7 @@ import { migrate } from '../migrate.js';
 import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from './workloads.js';
 import { firstDifference } from './compare.js';
 import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
+import { toolTable } from '../../db/sql.js';
 
 export interface BenchOptions {
   scale: number;
@@ -142,7 +143,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     lint: false,
   });
   const migrateMs = performance.now() - t0;
-  const [{ detached }] = await sql<{ detached: number }[]>`select count(*)::int as detached from boosterz_db.orphan_audit`;
+  const [{ detached }] = await sql<{ detached: number }[]>`select count(*)::int as detached from ${sql(toolTable('orphan_audit'))}`;
   await o.afterMigrate?.();
 
   phase('refreshing the materialized views (so the optimized path reads them rather than computing live)');

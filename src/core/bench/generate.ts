@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { withReserved } from '../../db/session.js';
 import { BoosterzError, ExitCode, refusedError, usageError } from '../../errors.js';
+import { sqlFile } from '../../db/sqlfiles.js';
 
 /** The tables the generator fills, parents first. */
 export const GENERATED_TABLES = [
@@ -81,7 +82,7 @@ export async function loadGenerateSteps(sqlDir: string): Promise<GenerateStepFil
     files.map(async (file) => ({
       file,
       table: file.replace(/^\d+_/, '').replace(/\.sql$/, ''),
-      text: await readFile(join(dir, file), 'utf8'),
+      text: await sqlFile(dir, file),
     })),
   );
 }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
+import { sqlFile } from '../../db/sqlfiles.js';
 
 export type WorkloadName = 'collection' | 'feed' | 'user_stats' | 'conversations';
 /** plain: the app's query on the baseline schema; optimized: the stored function after the migration. */
@@ -58,7 +57,7 @@ export interface Workload extends WorkloadSpec {
 
 /** Reads the SQL of every workload from the tool's src/sql folder. */
 export async function loadWorkloads(sqlDir: string): Promise<Workload[]> {
-  const read = (name: string, kind: string) => readFile(join(sqlDir, 'workloads', `${name}.${kind}.sql`), 'utf8');
+  const read = (name: string, kind: string) => sqlFile(sqlDir, `workloads/${name}.${kind}.sql`);
   return Promise.all(
     WORKLOADS.map(async (w) => ({
       ...w,

@@ -1,16 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Sql, ReservedSql } from '../../db/connection.js';
+import { sqlFile } from '../../db/sqlfiles.js';
 
 /** key (`index public.cards_user_id_idx`) → definition, for every object of the app's schemas. */
 export type Snapshot = Map<string, string>;
 
-let query: string | undefined;
-
 /** Reads the application's catalog: tables, columns, constraints with validation state, indexes with validity, views, matviews, functions with bodies, triggers. */
 export async function snapshot(db: Sql | ReservedSql, sqlDir: string): Promise<Snapshot> {
-  query ??= await readFile(join(sqlDir, 'catalog-snapshot.sql'), 'utf8');
-  const rows = await db.unsafe<{ key: string; value: string }[]>(query);
+  const rows = await db.unsafe<{ key: string; value: string }[]>(await sqlFile(sqlDir, 'catalog-snapshot.sql'));
   return new Map(rows.map((r) => [r.key, r.value]));
 }
 

@@ -8,6 +8,7 @@ import { sqlState } from '../../errors.js';
 import { loadParser, splitSql } from '../engine/statements.js';
 import type { Statement } from '../engine/types.js';
 import { compareIndexes } from '../engine/indexdef.js';
+import { TOOL_SCHEMA } from '../../db/sql.js';
 
 export interface VerifyCheck {
   name: string;
@@ -38,7 +39,7 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
   } catch (err) {
     if (sqlState(err) !== '42501') throw err;
     const [u] = await sql<{ user: string }[]>`select current_user as user`;
-    unreadable = `cannot read boosterz_db.schema_history: ${(err as Error).message} (GRANT USAGE ON SCHEMA boosterz_db TO ${u.user}; GRANT SELECT ON boosterz_db.schema_history TO ${u.user})`;
+    unreadable = `cannot read ${TOOL_SCHEMA}.schema_history: ${(err as Error).message} (GRANT USAGE ON SCHEMA ${TOOL_SCHEMA} TO ${u.user}; GRANT SELECT ON ${TOOL_SCHEMA}.schema_history TO ${u.user})`;
   }
   const rows = new Map(history.map((r) => [r.version, r]));
 

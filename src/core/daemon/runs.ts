@@ -1,4 +1,6 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
+import { toolTable } from '../../db/sql.js';
+import { SQL_DIR, sqlFile } from '../../db/sqlfiles.js';
 
 type Db = Sql | ReservedSql;
 
@@ -21,35 +23,7 @@ export interface JobRun {
 
 /** Creates the daemon's tables (idempotent). */
 export async function ensureJobTables(db: Db): Promise<void> {
-  await db.unsafe(`
-    set local client_min_messages = warning;
-    create schema if not exists boosterz_db;
-    create table if not exists boosterz_db.job_runs (
-      id            bigint generated always as identity primary key,
-      job           text not null,
-      tick          timestamptz,
-      trigger       text not null,
-      host          text not null,
-      pid           integer not null,
-      started_at    timestamptz not null default now(),
-      finished_at   timestamptz,
-      outcome       text not null default 'running' check (outcome in ('running', 'ok', 'failed', 'cancelled')),
-      rows_affected bigint,
-      error         text
-    );
-    create unique index if not exists job_runs_job_tick_key on boosterz_db.job_runs (job, tick);
-    create index if not exists job_runs_started_at_idx on boosterz_db.job_runs (started_at);
-    create table if not exists boosterz_db.daemon_schedules (
-      job          text not null,
-      host         text not null,
-      pid          integer not null,
-      cron         text not null,
-      timezone     text not null,
-      heartbeat_at timestamptz not null default now(),
-      primary key (job, host, pid)
-    );
-    comment on table boosterz_db.job_runs is 'boosterz-db daemon: one row per job run (pruned by the daemon)';
-    comment on table boosterz_db.daemon_schedules is 'boosterz-db daemon: the schedules of running daemons, for boosterz-db jobs';`);
+  await db.unsafe(await sqlFile(SQL_DIR, 'tool/jobs.sql'));
 }
 
 /**
@@ -61,7 +35,7 @@ export async function claimRun(
   r: { job: JobName; tick: Date | null; trigger: string; host: string; pid: number },
 ): Promise<number | undefined> {
   const rows = await db<{ id: number }[]>`
-    insert into boosterz_db.job_runs (job, tick, trigger, host, pid)
+    insert into ${db(toolTable('job_runs'))} (job, tick, trigger, host, pid)
     values (${r.job}, ${r.tick}, ${r.trigger}, ${r.host}, ${r.pid})
     on conflict (job, tick) do nothing returning id::int as id`;
   return rows[0]?.id;
@@ -75,7 +49,7 @@ export async function claimRun(
  */
 export async function closeAbandonedRuns(db: Db, job: JobName): Promise<number[]> {
   const rows = await db<{ id: number }[]>`
-    update boosterz_db.job_runs
+    update ${db(toolTable('job_runs'))}
        set outcome = 'failed', finished_at = now(),
            error = 'abandoned: the session that ran it ended (daemon killed, connection lost or server restart) before it could record an outcome'
      where job = ${job} and outcome = 'running'
@@ -84,11 +58,11 @@ export async function closeAbandonedRuns(db: Db, job: JobName): Promise<number[]
 }
 
 export async function finishRun(db: Db, id: number, outcome: JobRun['outcome'], rows: number | null, error: string | null): Promise<void> {
-  await db`update boosterz_db.job_runs set finished_at = now(), outcome = ${outcome}, rows_affected = ${rows}, error = ${error} where id = ${id}`;
+  await db`update ${db(toolTable('job_runs'))} set finished_at = now(), outcome = ${outcome}, rows_affected = ${rows}, error = ${error} where id = ${id}`;
 }
 
 export async function pruneRuns(db: Db, days: number): Promise<number> {
-  const r = await db`delete from boosterz_db.job_runs where started_at < now() - make_interval(days => ${days}::int)`;
+  const r = await db`delete from ${db(toolTable('job_runs'))} where started_at < now() - make_interval(days => ${days}::int)`;
   return r.count;
 }
 
@@ -100,29 +74,29 @@ export async function recordSchedules(
 ): Promise<void> {
   for (const s of schedules) {
     await db`
-      insert into boosterz_db.daemon_schedules (job, host, pid, cron, timezone) values (${s.job}, ${host}, ${pid}, ${s.cron}, ${s.timezone})
+      insert into ${db(toolTable('daemon_schedules'))} (job, host, pid, cron, timezone) values (${s.job}, ${host}, ${pid}, ${s.cron}, ${s.timezone})
       on conflict (job, host, pid) do update set cron = excluded.cron, timezone = excluded.timezone, heartbeat_at = now()`;
   }
-  await db`delete from boosterz_db.daemon_schedules where heartbeat_at < now() - interval '10 minutes'`;
+  await db`delete from ${db(toolTable('daemon_schedules'))} where heartbeat_at < now() - interval '10 minutes'`;
 }
 
 export async function forgetSchedules(db: Db, host: string, pid: number): Promise<void> {
-  await db`delete from boosterz_db.daemon_schedules where host = ${host} and pid = ${pid}`;
+  await db`delete from ${db(toolTable('daemon_schedules'))} where host = ${host} and pid = ${pid}`;
 }
 
 export async function lastRuns(db: Db, limit = 20): Promise<JobRun[]> {
-  const [t] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.job_runs') is not null as ok`;
+  const [t] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('job_runs')}) is not null as ok`;
   if (!t.ok) return [];
   return db<JobRun[]>`
     select id::int, job, tick, trigger, host, pid, started_at, finished_at, outcome, rows_affected::float8 as rows_affected, error
-      from boosterz_db.job_runs order by started_at desc, id desc limit ${limit}`;
+      from ${db(toolTable('job_runs'))} order by started_at desc, id desc limit ${limit}`;
 }
 
 export async function liveSchedules(
   db: Db,
 ): Promise<{ job: JobName; host: string; pid: number; cron: string; timezone: string; heartbeat_at: Date }[]> {
-  const [t] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.daemon_schedules') is not null as ok`;
+  const [t] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('daemon_schedules')}) is not null as ok`;
   if (!t.ok) return [];
-  return db`select job, host, pid, cron, timezone, heartbeat_at from boosterz_db.daemon_schedules
+  return db`select job, host, pid, cron, timezone, heartbeat_at from ${db(toolTable('daemon_schedules'))}
              where heartbeat_at > now() - interval '3 minutes' order by job, host, pid`;
 }

@@ -1,8 +1,10 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { refusedError } from '../../errors.js';
+import { TOOL_SCHEMA, toolTable } from '../../db/sql.js';
+import { SQL_DIR, sqlFile } from '../../db/sqlfiles.js';
 
 /** Schema that holds the tool's own bookkeeping; never part of the app's catalog. */
-export const HISTORY_SCHEMA = 'boosterz_db';
+export const HISTORY_SCHEMA = TOOL_SCHEMA;
 
 export type MigrationState = 'applied' | 'baselined' | 'partial' | 'rolling_back' | 'failed';
 
@@ -22,7 +24,7 @@ export interface HistoryRow {
 type Db = Sql | ReservedSql;
 
 export async function historyExists(db: Db): Promise<boolean> {
-  const [row] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.schema_history') is not null as ok`;
+  const [row] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('schema_history')}) is not null as ok`;
   return row.ok;
 }
 
@@ -110,43 +112,7 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
     }
   }
   // every statement is idempotent: an older install gets the tables it lacks
-  await db.unsafe(`
-    set local client_min_messages = warning;
-    create schema if not exists boosterz_db;
-    create table if not exists boosterz_db.schema_history (
-      version      integer primary key,
-      name         text not null,
-      checksum     text not null,
-      state        text not null check (state in ('applied', 'baselined', 'partial', 'rolling_back', 'failed')),
-      applied_at   timestamptz not null default now(),
-      applied_by   text not null default current_user,
-      duration_ms  bigint,
-      statements   integer,
-      error        text
-    );
-    create table if not exists boosterz_db.statement_journal (
-      version            integer not null,
-      direction          text not null check (direction in ('up', 'down')),
-      statement_index    integer not null,
-      statement_checksum text not null,
-      kind               text not null,
-      target             text,
-      completed_at       timestamptz not null default now(),
-      duration_ms        bigint not null,
-      primary key (version, direction, statement_index)
-    );
-    create table if not exists boosterz_db.orphan_audit (
-      id           bigint generated always as identity primary key,
-      version      integer not null,
-      table_name   text not null,
-      row_id       text not null,
-      column_name  text not null,
-      old_value    text not null,
-      detached_at  timestamptz not null default now()
-    );
-    comment on table boosterz_db.orphan_audit is 'boosterz-db: foreign-key values set to NULL by migrate --orphans=detach; the rollback script restores them';
-    comment on table boosterz_db.schema_history is 'boosterz-db: one row per migration applied, baselined, in progress or failed';
-    comment on table boosterz_db.statement_journal is 'boosterz-db: completed statements of a migration that runs outside a transaction, for resume';`);
+  await db.unsafe(await sqlFile(SQL_DIR, 'tool/history.sql'));
 }
 
 export async function readHistory(db: Db): Promise<HistoryRow[]> {
@@ -154,13 +120,13 @@ export async function readHistory(db: Db): Promise<HistoryRow[]> {
   return db<
     HistoryRow[]
   >`select version, name, checksum, state, applied_at, applied_by, duration_ms::float8 as duration_ms, statements, error
-                            from boosterz_db.schema_history order by version`;
+                            from ${db(toolTable('schema_history'))} order by version`;
 }
 
 export async function journal(db: Db, version: number, direction: 'up' | 'down'): Promise<Map<number, string>> {
   if (!(await historyExists(db))) return new Map();
   const rows = await db<{ statement_index: number; statement_checksum: string }[]>`
-    select statement_index, statement_checksum from boosterz_db.statement_journal
+    select statement_index, statement_checksum from ${db(toolTable('statement_journal'))}
      where version = ${version} and direction = ${direction}`;
   return new Map(rows.map((r) => [r.statement_index, r.statement_checksum]));
 }
@@ -178,7 +144,7 @@ export async function setState(
   },
 ): Promise<void> {
   await db`
-    insert into boosterz_db.schema_history (version, name, checksum, state, duration_ms, statements, error)
+    insert into ${db(toolTable('schema_history'))} (version, name, checksum, state, duration_ms, statements, error)
     values (${row.version}, ${row.name}, ${row.checksum}, ${row.state}, ${row.durationMs == null ? null : Math.round(row.durationMs)}, ${row.statements ?? null}, ${row.error ?? null})
     on conflict (version) do update set name = excluded.name, checksum = excluded.checksum, state = excluded.state,
       applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, statements = excluded.statements, error = excluded.error`;
@@ -189,17 +155,17 @@ export async function recordStatement(
   e: { version: number; direction: 'up' | 'down'; index: number; checksum: string; kind: string; target?: string; durationMs: number },
 ): Promise<void> {
   await db`
-    insert into boosterz_db.statement_journal (version, direction, statement_index, statement_checksum, kind, target, duration_ms)
+    insert into ${db(toolTable('statement_journal'))} (version, direction, statement_index, statement_checksum, kind, target, duration_ms)
     values (${e.version}, ${e.direction}, ${e.index}, ${e.checksum}, ${e.kind}, ${e.target ?? null}, ${Math.round(e.durationMs)})
     on conflict (version, direction, statement_index) do nothing`;
 }
 
 export async function clearJournal(db: Db, version: number, direction?: 'up' | 'down'): Promise<void> {
-  if (direction) await db`delete from boosterz_db.statement_journal where version = ${version} and direction = ${direction}`;
-  else await db`delete from boosterz_db.statement_journal where version = ${version}`;
+  if (direction) await db`delete from ${db(toolTable('statement_journal'))} where version = ${version} and direction = ${direction}`;
+  else await db`delete from ${db(toolTable('statement_journal'))} where version = ${version}`;
 }
 
 export async function deleteHistory(db: Db, version: number): Promise<void> {
-  await db`delete from boosterz_db.schema_history where version = ${version}`;
+  await db`delete from ${db(toolTable('schema_history'))} where version = ${version}`;
   await clearJournal(db, version);
 }

@@ -1,6 +1,6 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { refusedError, type BoosterzError } from '../../errors.js';
-import { quoteIdent } from '../../db/sql.js';
+import { TOOL_SCHEMA, quoteIdent, quoteQualified as qname } from '../../db/sql.js';
 import { isConcurrentBuild } from './statements.js';
 import type { OrphanCount, Script, SessionInfo } from './types.js';
 
@@ -29,7 +29,6 @@ export interface ForeignKeyAdd {
 }
 
 const rel = (rv: any): string => (rv?.schemaname ? `${rv.schemaname}.${rv.relname}` : rv?.relname);
-const qname = (name: string) => name.split('.').map(quoteIdent).join('.');
 const strs = (list: any[] | undefined) => (list ?? []).map((x: any) => x?.String?.sval as string);
 
 /** Foreign keys added by ALTER TABLE … ADD [CONSTRAINT] FOREIGN KEY in the scripts. */
@@ -69,7 +68,7 @@ export async function countOrphans(db: Db, fks: ForeignKeyAdd[]): Promise<Orphan
   for (const fk of fks) {
     const [exists] = await db<
       { ok: boolean }[]
-    >`select to_regclass(${fk.table}) is not null and to_regclass(${fk.refTable}) is not null as ok`;
+    >`select to_regclass(${qname(fk.table)}) is not null and to_regclass(${qname(fk.refTable)}) is not null as ok`;
     if (!exists.ok) continue;
     const cols = fk.columns.map((c) => `t.${quoteIdent(c)}::text`).join(` || ',' || `);
     const rows = await db.unsafe<{ count: string; samples: string[] | null }[]>(
@@ -100,7 +99,7 @@ export function refuseOrphans(counts: OrphanCount[]): void {
     `${bad.reduce((n, c) => n + c.count, 0)} row(s) point at rows that do not exist and would break the new foreign keys: ${describeOrphans(bad[0])}`,
     [
       ...bad.slice(1).map(describeOrphans),
-      'rerun with --orphans=detach to save each orphan value in boosterz_db.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
+      'rerun with --orphans=detach to save each orphan value in ${TOOL_SCHEMA}.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
     ],
     { orphans: bad },
   );
@@ -115,14 +114,14 @@ export async function detachOrphans(conn: ReservedSql, fk: ForeignKeyAdd): Promi
     throw refusedError(`cannot detach orphans of the multi-column foreign key ${fk.constraint ?? fk.table}: fix the data first`);
   const [pk] = await conn<{ attname: string }[]>`
     select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-     where i.indrelid = to_regclass(${fk.table}) and i.indisprimary and i.indnatts = 1`;
+     where i.indrelid = to_regclass(${qname(fk.table)}) and i.indisprimary and i.indnatts = 1`;
   const key = pk ? `t.${quoteIdent(pk.attname)}` : 't.ctid';
   const col = quoteIdent(fk.columns[0]);
   const rows = await conn.unsafe<{ n: string }[]>(
     `with orphans as (
        select ${key} as row_key, t.${col} as old_value from ${qname(fk.table)} t where ${orphanPredicate(fk)} for update of t
      ), audit as (
-       insert into boosterz_db.orphan_audit (version, table_name, row_id, column_name, old_value)
+       insert into ${quoteIdent(TOOL_SCHEMA)}.orphan_audit (version, table_name, row_id, column_name, old_value)
        select $1, $2, row_key::text, $3, old_value::text from orphans
      ), upd as (
        update ${qname(fk.table)} t set ${col} = null from orphans o where ${key} = o.row_key returning 1

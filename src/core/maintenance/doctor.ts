@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/connection.js';
 import { sqlState } from '../../errors.js';
-import { quoteIdent } from '../../db/sql.js';
+import { TOOL_SCHEMA, quoteIdent } from '../../db/sql.js';
 
 export type Verdict = 'ok' | 'advice' | 'problem';
 
@@ -90,14 +90,14 @@ async function privilegeLines(sql: Sql, major: number, add: Add): Promise<void> 
     with mv as (
       select format('%I.%I', n.nspname, c.relname) as name, pg_has_role(current_user, c.relowner, 'USAGE') or ${maintain} as ok
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', 'boosterz_db')
+       where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', ${TOOL_SCHEMA})
     )
     select current_user as user, r.rolsuper as superuser,
-           to_regnamespace('boosterz_db') is not null as history_exists,
+           to_regnamespace(${TOOL_SCHEMA}) is not null as history_exists,
            has_database_privilege(current_database(), 'CREATE') as create_db,
-           to_regnamespace('boosterz_db') is not null
-             and has_schema_privilege('boosterz_db', 'USAGE') and has_schema_privilege('boosterz_db', 'CREATE')
-             and not exists (select 1 from pg_tables t where t.schemaname = 'boosterz_db'
+           to_regnamespace(${TOOL_SCHEMA}) is not null
+             and has_schema_privilege(${TOOL_SCHEMA}, 'USAGE') and has_schema_privilege(${TOOL_SCHEMA}, 'CREATE')
+             and not exists (select 1 from pg_tables t where t.schemaname = ${TOOL_SCHEMA}
                               and not (has_table_privilege(format('%I.%I', t.schemaname, t.tablename), 'SELECT')
                                        and has_table_privilege(format('%I.%I', t.schemaname, t.tablename), 'INSERT')
                                        and has_table_privilege(format('%I.%I', t.schemaname, t.tablename), 'UPDATE')
@@ -122,16 +122,16 @@ async function privilegeLines(sql: Sql, major: number, add: Add): Promise<void> 
       'privileges: history schema',
       pr.history_ok ? 'ok' : 'problem',
       pr.history_ok
-        ? `${pr.user} can use and write the boosterz_db schema`
-        : `${pr.user} cannot use or write the history schema boosterz_db (GRANT USAGE, CREATE ON SCHEMA boosterz_db and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA boosterz_db TO ${pr.user})`,
+        ? `${pr.user} can use and write the ${TOOL_SCHEMA} schema`
+        : `${pr.user} cannot use or write the history schema ${TOOL_SCHEMA} (GRANT USAGE, CREATE ON SCHEMA ${TOOL_SCHEMA} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${TOOL_SCHEMA} TO ${pr.user})`,
     );
   } else {
     add(
       'privileges: history schema',
       pr.create_db ? 'ok' : 'problem',
       pr.create_db
-        ? `${pr.user} can create the boosterz_db schema`
-        : `${pr.user} cannot CREATE in this database: the history schema boosterz_db cannot be created (GRANT CREATE ON DATABASE … TO ${pr.user})`,
+        ? `${pr.user} can create the ${TOOL_SCHEMA} schema`
+        : `${pr.user} cannot CREATE in this database: the history schema ${TOOL_SCHEMA} cannot be created (GRANT CREATE ON DATABASE … TO ${pr.user})`,
     );
   }
   add(

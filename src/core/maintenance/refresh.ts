@@ -1,5 +1,6 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode, isConnectionLoss, refusedError, sqlState, usageError } from '../../errors.js';
+import { TOOL_SCHEMA } from '../../db/sql.js';
 
 /** One database session (a reserved connection or a one-connection client): the job's, holding its lock. */
 type Db = Sql | ReservedSql;
@@ -75,7 +76,7 @@ export async function listMatViews(sql: Db, marks?: Marks): Promise<MatView[]> {
            pg_has_role(current_user, c.relowner, 'USAGE') or ${maintain} as "canRefresh",
            has_table_privilege(c.oid, 'SELECT') as "canSelect"
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', 'boosterz_db')
+     where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', ${TOOL_SCHEMA})
      order by 1, 2`;
   return views.map((x) => ({ ...x, stale: stale.has(x.name) || stale.has(`${x.schema}.${x.name}`) }));
 }
