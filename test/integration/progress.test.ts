@@ -1,7 +1,6 @@
-import { runCli } from '../helpers/cli.js';
+import { dirArgs, ndjson, runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
-import { dirArgs } from '../helpers/cli.js';
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -12,11 +11,7 @@ afterEach(async () => {
   await db.drop();
 });
 
-const events = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+const events = (stdout: string) => ndjson(stdout);
 
 describe('live progress', () => {
   it('reports the index build phase and percentage, polled on a second connection', async () => {
