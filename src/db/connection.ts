@@ -130,9 +130,13 @@ export function connectionError(err: unknown, t: ConnectionTarget): unknown {
   const code = (err as { code?: string }).code;
   if (code && (CONNECT_CODES.has(code) || (isPgError(err) && AUTH_STATES.has(code)))) {
     const msg = scrub((err as Error).message, t);
-    return new BoosterzError(`cannot connect to ${describeTarget(t)}: ${msg}`, ExitCode.connection, [
-      'check --database-url / DATABASE_URL / PG* variables, that the server runs and accepts this user',
-    ]);
+    return new BoosterzError(
+      `cannot connect to ${describeTarget(t)}: ${msg}`,
+      ExitCode.connection,
+      ['check --database-url / DATABASE_URL / PG* variables, that the server runs and accepts this user'],
+      {},
+      { cause: err },
+    );
   }
   return err;
 }

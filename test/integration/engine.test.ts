@@ -286,6 +286,18 @@ describe('connection and usage errors', () => {
     expect(r.stderr.split('\n')[0]).toMatch(/^error: cannot connect to postgres:\/\/u:\*\*\*\*@127.0.0.1:1\/db: .*ECONNREFUSED/);
   });
 
+  it("--verbose shows the driver's error behind a one-line error, the password masked", async () => {
+    const u = new URL(db.url);
+    u.password = 'Wr0ngSecret!';
+    const quiet = await runCli(['status', '-d', u.toString(), ...basic]);
+    expect(quiet.code).toBe(3);
+    expect(quiet.stderr).not.toMatch(/caused by/);
+    const r = await runCli(['status', '--verbose', '-d', u.toString(), ...basic]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^ {2}caused by: PostgresError \[28P01\]: password authentication failed for user "postgres"$/m);
+    expect(r.stderr + r.stdout).not.toMatch(/Wr0ngSecret/);
+  });
+
   it('wrong password: exit 3, the password never printed (URL, PG* variables, --json)', async () => {
     const u = new URL(db.url);
     u.password = 'Wr0ngSecret!';
