@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { BoosterzError, ExitCode, isPgError } from '../errors.js';
+import { maskUrl } from './mask.js';
 import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -61,11 +62,7 @@ export function secretOf(t: ConnectionTarget): string | undefined {
   }
 }
 
-/** Replaces the password of any postgres URL in text with ****. */
-export function maskUrl(text: string): string {
-  // the password runs to the last '@' of the URL (a password may contain '@')
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(\S*)(@)/gi, (_m, a, _p, c) => `${a}****${c}`);
-}
+export { maskUrl };
 
 /** Human description of where we connect, password masked. */
 export function describeTarget(t: ConnectionTarget): string {
