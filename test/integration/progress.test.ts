@@ -1,4 +1,4 @@
-import { dirArgs, ndjson, runCli } from '../helpers/cli.js';
+import { dirArgs, ndjson, runCli, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
@@ -73,8 +73,12 @@ describe('live progress', () => {
     await app`begin`;
     await app`select count(*) from t`; // holds ACCESS SHARE until commit
     const [{ pid }] = await app<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    const run = runCli(['-d', db.url, 'migrate', '--json', '--lock-timeout', '1s', '--lock-retries', '10', ...dirArgs(f)]);
-    await new Promise((r) => setTimeout(r, 3500));
+    // the blocker goes once the run has said who blocks it and has retried after a lock timeout
+    const seen = /^(?=[\s\S]*"type":"retry")(?=[\s\S]*("type":"progress"[^\n]*"waiting":\[\{|"waiting":\[\{[^\n]*"type":"progress"))/;
+    const { result: run } = await runCliUntil(
+      ['-d', db.url, 'migrate', '--json', '--lock-timeout', '1s', '--lock-retries', '10', ...dirArgs(f)],
+      seen,
+    );
     await app`commit`;
     app.release();
     const r = await run;
