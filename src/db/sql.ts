@@ -1,11 +1,6 @@
 import { isConnectionLoss } from '../errors.js';
 import type { ReservedSql, Sql } from './connection.js';
 
-/** PostgreSQL identifier quoting, for names read from the catalog or a parse tree. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 export interface TransactionOptions {
   isolation?: 'read committed' | 'repeatable read' | 'serializable';
   /** lock_timeout of this transaction only (SET LOCAL); the session's own otherwise. */
@@ -47,4 +42,9 @@ async function setLocal(conn: Sql | ReservedSql, o: TransactionOptions): Promise
   const names = given.map(([n]) => n);
   const values = given.map(([, ms]) => `${ms}ms`);
   await conn`select set_config(v.name, v.value, true) from unnest(${names}::text[], ${values}::text[]) as v(name, value)`;
+}
+
+/** PostgreSQL identifier quoting, for names read from the catalog or a parse tree. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
