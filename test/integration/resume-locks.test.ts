@@ -2,7 +2,7 @@ import type postgres from 'postgres';
 import { ensureHistory } from '../../src/core/engine/history.js';
 import { runScript } from '../../src/core/engine/runner.js';
 import type { Script } from '../../src/core/engine/types.js';
-import { loadParser, splitSql } from '../../src/core/engine/split.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 import type { EngineEvent } from '../../src/core/engine/events.js';
 import { cliOn, dirArgs, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';

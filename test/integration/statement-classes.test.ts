@@ -1,4 +1,4 @@
-import { loadParser, splitSql } from '../../src/core/engine/split.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { CASE_SCHEMA, STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
 

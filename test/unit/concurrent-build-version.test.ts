@@ -1,7 +1,7 @@
 import { BoosterzError } from '../../src/errors.js';
 import { concurrentBuildRefusal, hasConcurrentBuildBug, refuseConcurrentBuildBug } from '../../src/core/engine/preflight.js';
 import type { Script } from '../../src/core/engine/types.js';
-import { loadParser, splitSql } from '../../src/core/engine/split.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 
 /** PostgreSQL 14.0–14.3 can build corrupt indexes concurrently (fixed in 14.4): such builds are refused with exit 6. */
 beforeAll(() => loadParser());

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lintFiles, lintSql, newMemory, RULES } from '../../src/core/engine/lint.js';
-import { loadParser } from '../../src/core/engine/split.js';
+import { loadParser } from '../../src/core/engine/statements.js';
 
 const dir = join(process.cwd(), 'test/fixtures/lint');
 beforeAll(() => loadParser());

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadParser, splitSql } from '../../src/core/engine/split.js';
+import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 import type { Statement } from '../../src/core/engine/types.js';
 
 // The shipped files must not depend on the session's search_path: psql -f under

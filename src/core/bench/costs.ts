@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Sql } from '../../db/connection.js';
 import type { MigrationFile } from '../engine/files.js';
-import { loadParser, splitSql } from '../engine/split.js';
+import { loadParser, splitSql } from '../engine/statements.js';
 
 /** Is a psql client on the PATH? */
 export function hasPsql(): Promise<boolean> {

@@ -6,7 +6,7 @@ import { loadExpected } from './expected.js';
 import { loadMigrations } from '../engine/files.js';
 import { historyExists, readHistory, type HistoryRow } from '../engine/history.js';
 import { sqlState } from '../../errors.js';
-import { loadParser, splitSql } from '../engine/split.js';
+import { loadParser, splitSql } from '../engine/statements.js';
 import type { Statement } from '../engine/types.js';
 import { compareIndexes } from '../engine/indexdef.js';
 

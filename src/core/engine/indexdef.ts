@@ -2,7 +2,7 @@ import { scanSync } from 'libpg-query';
 import type { ReservedSql } from '../../db/connection.js';
 import { withTransaction } from '../../db/sql.js';
 import { refusedError, sqlState } from '../../errors.js';
-import { loadParser } from './split.js';
+import { loadParser } from './statements.js';
 import type { Statement } from './types.js';
 
 /** An index a migration creates, found under the same name in the database. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { loadParser, splitSql, stripLeadingComments } from './split.js';
+import { loadParser, splitSql, stripLeadingComments } from './statements.js';
 import type { Statement } from './types.js';
 
 /** One finding: rule id and name, message, where. */

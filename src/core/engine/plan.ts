@@ -2,7 +2,7 @@ import { usageError, refusedError } from '../../errors.js';
 import type { MigrationFile } from './files.js';
 import type { HistoryRow } from './history.js';
 import { isTransactional } from './runner.js';
-import { loadParser, splitSql } from './split.js';
+import { loadParser, splitSql } from './statements.js';
 import type { Direction, Script, StatementRef } from './types.js';
 
 /** Parses a migration (up) or its rollback script (down) into a runnable script. */

@@ -1,7 +1,7 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { refusedError, type BoosterzError } from '../../errors.js';
 import { quoteIdent } from '../../db/sql.js';
-import { isConcurrentBuild } from './classify.js';
+import { isConcurrentBuild } from './statements.js';
 import type { OrphanCount, Script, SessionInfo } from './types.js';
 
 type Db = Sql | ReservedSql;
