@@ -13,8 +13,9 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /**
  * An error meant for the user: `message` is the one-line summary (what, where,
- * what to do); `details` are printed after it. Only the CLI entry turns it into
- * an exit code.
+ * what to do); `details` are printed after it; `cause` (the driver's or the system's
+ * error it stands for) is shown with --verbose. Only the CLI entry turns it into an
+ * exit code.
  */
 export class BoosterzError extends Error {
   constructor(
@@ -22,16 +23,30 @@ export class BoosterzError extends Error {
     readonly exitCode: ExitCodeValue,
     readonly details: string[] = [],
     readonly data: Record<string, unknown> = {},
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options);
     this.name = 'BoosterzError';
   }
 }
 
-export const usageError = (message: string, details: string[] = []) => new BoosterzError(message, ExitCode.usage, details);
+export const usageError = (message: string, details: string[] = [], cause?: unknown) =>
+  new BoosterzError(message, ExitCode.usage, details, {}, { cause });
 
 export const refusedError = (message: string, details: string[] = [], data: Record<string, unknown> = {}) =>
   new BoosterzError(message, ExitCode.refused, details, data);
+
+/** A run stopped at a safe point (a signal, a closed pipe): exit 130. */
+export class InterruptedError extends BoosterzError {
+  constructor(message: string) {
+    super(message, ExitCode.interrupted);
+    this.name = 'InterruptedError';
+  }
+}
+
+/** `interrupted <where>: <outcome>`, e.g. `interrupted while refreshing v: it keeps its previous contents`. */
+export const interruptedError = (where: string, outcome?: string) =>
+  new InterruptedError(`interrupted ${where}${outcome ? `: ${outcome}` : ''}`);
 
 /** Fields postgres.js puts on a server error. */
 export interface PgErrorLike {

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BoosterzError, ExitCode, isConnectionLoss } from '../errors.js';
+import { BoosterzError, ExitCode, interruptedError, isConnectionLoss, type PgErrorLike } from '../errors.js';
 import type { CommandContext, RunCommand } from './context.js';
 import { guardStdio, isStdioError, Output, writeStd, type GlobalFlags } from './output.js';
 
@@ -76,10 +76,10 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
     signals++;
     if (signals > 1) process.exit(ExitCode.interrupted);
     writeStd('stderr', `\n${sig}: stopping at a safe point (press again to quit at once)\n`);
-    abort.abort(new BoosterzError(`interrupted by ${sig}`, ExitCode.interrupted));
+    abort.abort(interruptedError(`by ${sig}`));
   };
   // the reader of our output went away (`| head -1`): stop at a safe point, as on SIGTERM, but say nothing
-  guardStdio((name) => abort.abort(new BoosterzError(`${name} was closed`, ExitCode.interrupted)));
+  guardStdio((name) => abort.abort(interruptedError(`because ${name} was closed`)));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
@@ -138,9 +138,31 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
 function asLostConnection(err: unknown): unknown {
   // an EPIPE of stdout/stderr carries the same code as one of a database socket
   if (err instanceof BoosterzError || isStdioError(err) || !isConnectionLoss(err)) return err;
-  return new BoosterzError(`lost the connection to the server: ${(err as Error).message}`, ExitCode.statementFailed, [
-    'rerun: migrate and rollback resume from their journal',
-  ]);
+  return new BoosterzError(
+    `lost the connection to the server: ${(err as Error).message}`,
+    ExitCode.statementFailed,
+    ['rerun: migrate and rollback resume from their journal'],
+    {},
+    { cause: err },
+  );
+}
+
+/** --verbose: the errors an error stands for (the driver's, the system's), outermost first, with a server error's fields. */
+function causes(err: Error): string[] {
+  const lines: string[] = [];
+  let c: unknown = err.cause;
+  for (let depth = 0; c !== undefined && depth < 5; depth++) {
+    if (!(c instanceof Error)) {
+      lines.push(`caused by: ${JSON.stringify(c)}`);
+      break;
+    }
+    const e = c as Error & Partial<PgErrorLike>;
+    lines.push(`caused by: ${e.name}${e.code ? ` [${e.code}]` : ''}: ${e.message}`);
+    if (e.detail) lines.push(`  detail: ${e.detail}`);
+    if (e.hint) lines.push(`  hint: ${e.hint}`);
+    c = e.cause;
+  }
+  return lines;
 }
 
 function report(err: unknown, out: Output): number {
@@ -149,7 +171,7 @@ function report(err: unknown, out: Output): number {
     return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (err instanceof BoosterzError) {
-    out.error(err.message, err.details);
+    out.error(err.message, out.flags.verbose ? [...err.details, ...causes(err)] : err.details);
     if (out.json) out.jsonLine({ type: 'error', exitCode: err.exitCode, error: err.message, details: err.details, ...err.data });
     return err.exitCode;
   }

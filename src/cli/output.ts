@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import { maskUrl } from '../db/connection.js';
+import { maskUrl } from '../db/mask.js';
 
 /** Global flags every command shares. */
 export interface GlobalFlags {

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/connection.js';
+import { withTransaction } from '../db/sql.js';
 import { withMigrationLock, type EngineOptions } from './engine/lock.js';
 import { refusedError, usageError } from '../errors.js';
 import { ensureHistory, readHistory, setState } from './engine/history.js';
@@ -27,16 +28,11 @@ export async function baseline(sql: Sql, o: EngineOptions & { version: number })
         ['see `boosterz-db status`'],
       );
     }
-    await conn.unsafe('begin');
-    try {
+    await withTransaction(conn, {}, async () => {
       await ensureHistory(conn, { allowExistingTables: true });
       for (const f of upTo)
         await setState(conn, { version: f.version, name: f.name, checksum: f.checksum, state: 'baselined', durationMs: 0, statements: 0 });
-      await conn.unsafe('commit');
-    } catch (err) {
-      await conn.unsafe('rollback').catch(() => undefined);
-      throw err;
-    }
+    });
     return { version: o.version, versions: upTo.map((f) => f.version) };
   });
 }

@@ -2,7 +2,7 @@ import type { Sql } from '../db/connection.js';
 import { withMigrationLock, type EngineOptions } from './engine/lock.js';
 import { refusedError } from '../errors.js';
 import { loadMigrations, type MigrationFile } from './engine/files.js';
-import { ensureHistory, historyExists, readHistory, userTableCount } from './engine/history.js';
+import { ensureHistory, historyExists, needsBaselineError, readHistory, userTableCount } from './engine/history.js';
 import { formatFinding, lintMigrations } from './engine/lint.js';
 import { ProgressMonitor } from './engine/monitor.js';
 import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './engine/plan.js';
@@ -104,8 +104,9 @@ function refuseOldSessions(sessions: SessionInfo[], yes: boolean | undefined, ma
 /** Plans pending migrations without writing anything. */
 async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
-  if (!(await historyExists(sql)) && (await userTableCount(sql)) > 0) {
-    throw refusedError('this database already has tables but no migration history: run `boosterz-db baseline --version V` first');
+  if (!(await historyExists(sql))) {
+    const tables = await userTableCount(sql);
+    if (tables > 0) throw needsBaselineError(tables);
   }
   const history = await readHistory(sql);
   checkDrift(files, history);

@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { BoosterzError, ExitCode, isPgError } from '../errors.js';
+import { maskUrl } from './mask.js';
 import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -61,11 +62,7 @@ export function secretOf(t: ConnectionTarget): string | undefined {
   }
 }
 
-/** Replaces the password of any postgres URL in text with ****. */
-export function maskUrl(text: string): string {
-  // the password runs to the last '@' of the URL (a password may contain '@')
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(\S*)(@)/gi, (_m, a, _p, c) => `${a}****${c}`);
-}
+export { maskUrl };
 
 /** Human description of where we connect, password masked. */
 export function describeTarget(t: ConnectionTarget): string {
@@ -130,9 +127,13 @@ export function connectionError(err: unknown, t: ConnectionTarget): unknown {
   const code = (err as { code?: string }).code;
   if (code && (CONNECT_CODES.has(code) || (isPgError(err) && AUTH_STATES.has(code)))) {
     const msg = scrub((err as Error).message, t);
-    return new BoosterzError(`cannot connect to ${describeTarget(t)}: ${msg}`, ExitCode.connection, [
-      'check --database-url / DATABASE_URL / PG* variables, that the server runs and accepts this user',
-    ]);
+    return new BoosterzError(
+      `cannot connect to ${describeTarget(t)}: ${msg}`,
+      ExitCode.connection,
+      ['check --database-url / DATABASE_URL / PG* variables, that the server runs and accepts this user'],
+      {},
+      { cause: err },
+    );
   }
   return err;
 }

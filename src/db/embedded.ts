@@ -300,6 +300,9 @@ async function initCluster(c: Cluster): Promise<void> {
     throw new BoosterzError(
       `initdb failed in ${c.pgdata}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`,
       ExitCode.connection,
+      [],
+      {},
+      { cause: err },
     );
   } finally {
     await rm(pwfile, { force: true });
@@ -344,9 +347,13 @@ async function startServer(c: Cluster, o: EmbeddedOptions): Promise<number> {
         continue;
       }
       const tail = said.split('\n').slice(-5).join('\n');
-      throw new BoosterzError(`the embedded PostgreSQL server did not start (${c.pgdata})`, ExitCode.connection, [
-        tail || (err as Error).message,
-      ]);
+      throw new BoosterzError(
+        `the embedded PostgreSQL server did not start (${c.pgdata})`,
+        ExitCode.connection,
+        [tail || (err as Error).message],
+        {},
+        { cause: err },
+      );
     }
   }
 }
@@ -383,6 +390,9 @@ async function attend(url: string, port: number): Promise<Presence> {
     throw new BoosterzError(
       `the embedded PostgreSQL server on port ${port} does not answer: ${(err as Error).message}`,
       ExitCode.connection,
+      [],
+      {},
+      { cause: err },
     );
   }
   return sql;

@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from './connection.js';
-import { BoosterzError, ExitCode, isConnectionLoss } from '../errors.js';
+import { BoosterzError, ExitCode, interruptedError, isConnectionLoss } from '../errors.js';
 import { openSession, type Session } from './session.js';
 
 /** First key of every advisory lock the tool takes ('Boos' in ASCII). */
@@ -71,8 +71,7 @@ export async function withAdvisoryLock<T>(
     if (!announced) onWait(holder);
     announced = true;
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(deadline - Date.now(), 10))));
-    if (signal?.aborted)
-      throw new BoosterzError('interrupted while waiting for the migration lock: nothing was changed', ExitCode.interrupted);
+    if (signal?.aborted) throw interruptedError('while waiting for the migration lock', 'nothing was changed');
   }
   let lost = false;
   try {
@@ -93,6 +92,7 @@ export function lostJobSession(s: Session, what: string, err: unknown): Boosterz
     ExitCode.statementFailed,
     ['the work stopped there: what was committed stays, the rest was rolled back; rerun to continue'],
     { lostConnection: true, pid: s.pid },
+    { cause: err },
   );
 }
 

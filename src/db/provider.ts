@@ -39,26 +39,39 @@ export async function sweepThrowaways(log: (l: string) => void = () => undefined
 
 type TestcontainersPostgres = typeof import('@testcontainers/postgresql'); // eslint-disable-line @typescript-eslint/consistent-type-imports -- loaded lazily: only where a container runtime answers
 
-async function tryContainer(log: (l: string) => void): Promise<ProvidedServer | undefined> {
-  let tc: TestcontainersPostgres;
+/**
+ * testcontainers is an optional peer dependency (a development dependency of this package):
+ * loaded only when it is installed and a container runtime answers; undefined otherwise.
+ */
+async function loadTestcontainers(): Promise<TestcontainersPostgres | undefined> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();
-    tc = await import('@testcontainers/postgresql');
+    return await import('@testcontainers/postgresql');
   } catch {
-    return undefined; // no container runtime answers: fall back to embedded
+    return undefined; // not installed, or no container runtime answers
   }
+}
+
+async function tryContainer(log: (l: string) => void): Promise<ProvidedServer | undefined> {
+  const tc = await loadTestcontainers();
+  if (!tc) return undefined;
   const image = process.env.BOOSTERZ_PG_IMAGE ?? 'postgres:17-alpine';
   log(`starting ${image} with testcontainers`);
-  const container = await new tc.PostgreSqlContainer(image)
-    .withCommand(['postgres', '-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'fsync=off'])
-    .start();
-  return { url: container.getConnectionUri(), kind: 'container', stop: async () => void (await container.stop()) };
+  try {
+    const container = await new tc.PostgreSqlContainer(image)
+      .withCommand(['postgres', '-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'fsync=off'])
+      .start();
+    return { url: container.getConnectionUri(), kind: 'container', stop: async () => void (await container.stop()) };
+  } catch (err) {
+    log(`the container did not start (${(err as Error).message}): using the embedded server`);
+    return undefined;
+  }
 }
 
 /**
  * A PostgreSQL for throwaway work (tests, `check`): the URL given; else a container
- * when a container runtime answers; else an embedded server in a temporary folder,
+ * when testcontainers is installed and a container runtime answers; else an embedded server in a temporary folder,
  * deleted on stop. Leftovers of killed runs are swept first.
  */
 export async function provideThrowaway(o: ProvideOptions): Promise<ProvidedServer> {

@@ -47,7 +47,7 @@ function readPem(kind: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new BoosterzError(`cannot read the ${kind} ${path}: ${(err as Error).message}`, ExitCode.usage);
+    throw new BoosterzError(`cannot read the ${kind} ${path}: ${(err as Error).message}`, ExitCode.usage, [], {}, { cause: err });
   }
 }
 
@@ -257,7 +257,7 @@ function handshake(s: Socket, plan: SslPlan, ep: Endpoint, direct: boolean): Pro
     t.once('error', (err) => {
       t.destroy();
       const msg = `cannot connect to ${ep.host}:${ep.port}: TLS with sslmode=${plan.mode} failed: ${err.message}`;
-      reject(new BoosterzError(msg, ExitCode.connection, tlsHints(plan)));
+      reject(new BoosterzError(msg, ExitCode.connection, tlsHints(plan), {}, { cause: err }));
     });
     t.once('secureConnect', () => {
       t.removeAllListeners('error');

@@ -12,20 +12,23 @@ export interface CliResult {
 export const ROOT = resolve(process.cwd());
 export const BIN = resolve(ROOT, 'bin/boosterz-db.js');
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Another entry file (e.g. an installed package's bin), and the folder it runs in. */
+  bin?: string;
+  cwd?: string;
+  onSpawn?: (pid: number) => void;
+  /** Called with stdout + stderr so far, as output arrives. */
+  onStderr?: (soFar: string) => void;
+}
+
 /** Runs the built CLI as a user would (no TTY), returning exit code and output. */
-export function runCli(
-  args: string[],
-  o: {
-    env?: NodeJS.ProcessEnv;
-    timeoutMs?: number;
-    onSpawn?: (pid: number) => void; /** Called with stdout + stderr so far, as output arrives. */
-    onStderr?: (soFar: string) => void;
-  } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], o: RunOptions = {}): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, [o.bin ?? BIN, ...args], {
+      cwd: o.cwd ?? ROOT,
       env: { ...process.env, NODE_OPTIONS: '', DATABASE_URL: '', NO_COLOR: '1', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -49,6 +52,26 @@ export function runCli(
   });
 }
 
+/**
+ * `runCli` on one database: `-d URL` comes first. The URL is read at each call (tests give
+ * each test a fresh database); `url` in a call's options points that call elsewhere.
+ */
+export function cliOn(url: () => string, defaults: Omit<RunOptions, 'onSpawn' | 'onStderr'> = {}) {
+  return (args: string[], o: Omit<RunOptions, 'onSpawn' | 'onStderr'> & { url?: string } = {}) => {
+    const { url: other, ...rest } = o;
+    return runCli(['-d', other ?? url(), ...args], { ...defaults, ...rest });
+  };
+}
+
+/** The NDJSON lines of a `--json` run (stdout, or a result), parsed; blank lines skipped. */
+export function ndjson(out: string | CliResult): any[] {
+  const text = typeof out === 'string' ? out : out.stdout;
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as unknown);
+}
+
 export const fixture = (name: string) => ({
   migrations: resolve(ROOT, 'test/fixtures', name, 'migrations'),
   rollback: resolve(ROOT, 'test/fixtures', name, 'rollback'),
@@ -60,7 +83,7 @@ export const dirArgs = (f: { migrations: string; rollback: string }) => ['--migr
 export async function runCliUntil(
   args: string[],
   re: RegExp,
-  o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  o: Omit<RunOptions, 'onSpawn' | 'onStderr'> = {},
 ): Promise<{ pid: number; result: Promise<CliResult> }> {
   let pid = 0;
   let seen!: () => void;

@@ -1,5 +1,5 @@
 import { snapshot, diffSnapshots, formatDiff, type Snapshot } from '../../src/core/checks/catalog.js';
-import { runCli, runCliUntil } from '../helpers/cli.js';
+import { cliOn, runCliUntil } from '../helpers/cli.js';
 import { dataChecksums, generateData, SQL_DIR } from '../helpers/data.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -12,7 +12,7 @@ let db: TestDatabase;
 let clean: Snapshot;
 let data: Record<string, string>;
 
-const cli = (args: string[]) => runCli(['-d', db.url, ...args], { timeoutMs: 300_000 });
+const cli = cliOn(() => db.url, { timeoutMs: 300_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -33,6 +33,26 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** Holds the tool's history and journal tables against writes (reads go on) until release(). */
+async function holdBookkeeping(): Promise<{ release(): Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const held = new Promise<void>((r) => (locked = r));
+  const tx = db.sql.begin(async (t) => {
+    await t`lock table boosterz_db.schema_history, boosterz_db.statement_journal in exclusive mode`;
+    locked();
+    await released;
+  });
+  await Promise.race([held, tx]);
+  return {
+    release: async () => {
+      release();
+      await tx;
+    },
+  };
 }
 
 async function assertRecovered(label: string) {
@@ -84,14 +104,13 @@ describe('crash resume on generated data', () => {
     'SIGINT after statement %i + %i ms: exit 130, the rerun finishes and nothing is lost',
     async (k, delay) => {
       const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/90\\] `), { timeoutMs: 300_000 });
+      // the run cannot finish before the signal: its next history or journal write waits for this lock
+      const hold = await holdBookkeeping();
       await sleep(delay);
-      signal(pid, 'SIGINT');
+      expect(signal(pid, 'SIGINT')).toBe(true);
+      await hold.release();
       const stopped = await result;
-      if (stopped.code !== 0) {
-        // the run may have finished before the signal arrived; otherwise it stops at a safe point
-        expect(stopped.code).toBe(130);
-        expect(stopped.stderr).toMatch(/rerun to resume/);
-      }
+      expect({ code: stopped.code, resume: /rerun to resume/.test(stopped.stderr) }).toEqual({ code: 130, resume: true });
       const rerun = await cli(['migrate']);
       expect({ code: rerun.code, err: rerun.code ? rerun.stderr : '' }).toEqual({ code: 0, err: '' });
       await assertRecovered(`SIGINT after statement ${k} + ${delay} ms`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import type { Sql } from '../../src/db/connection.js';
 import { startEmbedded } from '../../src/db/embedded.js';
-import { ROOT, runCli, runCliUntil, type CliResult } from '../helpers/cli.js';
+import { ndjson, ROOT, runCli, runCliUntil, type CliResult } from '../helpers/cli.js';
 import { client, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { alterDatabase, JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
@@ -35,12 +35,7 @@ async function daemonFor(ms: number, args: string[], during?: () => Promise<void
   return result;
 }
 
-const events = (r: CliResult) =>
-  r.stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+const events = (r: CliResult) => ndjson(r);
 const runs = () => db.sql<
   { job: string; tick: Date | null; trigger: string; outcome: string; pid: number; rows_affected: number | null; error: string | null }[]
 >`

@@ -1,6 +1,6 @@
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dirArgs, fixture, runCli } from '../helpers/cli.js';
+import { cliOn, dirArgs, fixture, ndjson, runCli, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
@@ -13,7 +13,9 @@ afterEach(async () => {
 });
 
 const basic = dirArgs(fixture('basic'));
-const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(['-d', db.url, ...args], { env });
+/** The NDJSON event of a run that has started statement 2 of the slow fixture (its pg_sleep): it holds the migration lock. */
+const SLEEPING = /"type":"statement:start"[^\n]*"index":1\b/;
+const cli = cliOn(() => db.url);
 const tables = async () =>
   (await db.sql<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = 'public' order by 1`).map(
     (r) => r.t,
@@ -76,10 +78,7 @@ describe('migrate / status / rollback', () => {
   it('streams NDJSON events ending in a summary with --json', async () => {
     const r = await cli(['migrate', '--json', ...basic]);
     expect(r.code).toBe(0);
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const events = ndjson(r);
     expect(events[0].type).toBe('run:start');
     expect(events.filter((e) => e.type === 'statement:done')).toHaveLength(7);
     const last = events[events.length - 1];
@@ -194,10 +193,7 @@ describe('failures', () => {
     await db.sql`delete from books where id = (select max(id) from books)`;
     const again = await cli(['migrate', '--json', ...dirArgs(f)]);
     expect(again.code).toBe(0);
-    const events = again.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const events = ndjson(again);
     expect(events.filter((e) => e.type === 'statement:skip').map((e) => e.index)).toEqual([0]);
     expect(events.filter((e) => e.type === 'statement:done').map((e) => e.index)).toEqual([1, 2]);
     expect(events.some((e) => e.type === 'warning' && /INVALID/.test(e.message))).toBe(true);
@@ -219,8 +215,8 @@ describe('failures', () => {
       'migrations/0001_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(3);\nINSERT INTO slow VALUES (1);\n',
       'rollback/0001_slow.sql': 'DROP TABLE IF EXISTS slow;\n',
     });
-    const a = cli(['migrate', ...dirArgs(f)]);
-    await new Promise((r) => setTimeout(r, 1200));
+    // the second run starts once the first holds the lock (it is in its pg_sleep)
+    const a = (await runCliUntil(['-d', db.url, 'migrate', '--json', ...dirArgs(f)], SLEEPING)).result;
     const b = await cli(['migrate', ...dirArgs(f)]);
     const ra = await a;
     expect(ra.code).toBe(0);
@@ -230,8 +226,7 @@ describe('failures', () => {
     expect(n).toBe(1);
     // with --lock-wait the second run queues behind the first, then finds nothing to do
     expect((await cli(['rollback', '--to', '0', '--yes', ...dirArgs(f)])).code).toBe(0);
-    const c = cli(['migrate', ...dirArgs(f)]);
-    await new Promise((r) => setTimeout(r, 1200));
+    const c = (await runCliUntil(['-d', db.url, 'migrate', '--json', ...dirArgs(f)], SLEEPING)).result;
     const d = await cli(['migrate', '--lock-wait', '20', ...dirArgs(f)]);
     expect((await c).code).toBe(0);
     expect(d.code).toBe(0);
@@ -289,6 +284,18 @@ describe('connection and usage errors', () => {
     expect(r.code).toBe(3);
     expect(r.ms).toBeLessThan(10_000);
     expect(r.stderr.split('\n')[0]).toMatch(/^error: cannot connect to postgres:\/\/u:\*\*\*\*@127.0.0.1:1\/db: .*ECONNREFUSED/);
+  });
+
+  it("--verbose shows the driver's error behind a one-line error, the password masked", async () => {
+    const u = new URL(db.url);
+    u.password = 'Wr0ngSecret!';
+    const quiet = await runCli(['status', '-d', u.toString(), ...basic]);
+    expect(quiet.code).toBe(3);
+    expect(quiet.stderr).not.toMatch(/caused by/);
+    const r = await runCli(['status', '--verbose', '-d', u.toString(), ...basic]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^ {2}caused by: PostgresError \[28P01\]: password authentication failed for user "postgres"$/m);
+    expect(r.stderr + r.stdout).not.toMatch(/Wr0ngSecret/);
   });
 
   it('wrong password: exit 3, the password never printed (URL, PG* variables, --json)', async () => {

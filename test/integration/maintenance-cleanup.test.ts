@@ -1,4 +1,4 @@
-import { runCli } from '../helpers/cli.js';
+import { cliOn, type CliResult } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
@@ -10,7 +10,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const cli = (args: string[]) => runCli(['-d', db.url, ...args]);
+const cli = cliOn(() => db.url);
 const ago = (days: number) => `${days} days`;
 
 /**
@@ -169,7 +169,7 @@ describe('cleanup: the session that holds the lock does the work', () => {
     await blocker`begin`;
     await blocker`lock table notifications in access exclusive mode`;
     let early: unknown;
-    let r: Awaited<ReturnType<typeof runCli>>;
+    let r: CliResult;
     try {
       const c = await startCli(['-d', db.url, 'cleanup']);
       const holder = await waitFor('the cleanup to hold its lock and wait on notifications', async () => {

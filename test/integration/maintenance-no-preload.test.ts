@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { ROOT, runCli } from '../helpers/cli.js';
+import { cliOn, ROOT } from '../helpers/cli.js';
 import { client } from '../helpers/db.js';
 
 // The shared test server preloads pg_stat_statements; this file starts a second, small server
@@ -68,7 +68,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const cli = (args: string[]) => runCli(['-d', url, ...args]);
+const cli = cliOn(() => url);
 
 describe('a server without pg_stat_statements in shared_preload_libraries', () => {
   it('report slow-queries without the extension: how to preload and create it, exit 1', async () => {

@@ -1,4 +1,4 @@
-import { runCli } from '../helpers/cli.js';
+import { cliOn, runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { alterDatabase, JOB_KEYS, killStartedClis, lockHolderPid, lockWaiters, startCli, terminate, waitFor } from '../helpers/sessions.js';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const cli = (args: string[]) => runCli(['-d', db.url, ...args]);
+const cli = cliOn(() => db.url);
 interface Refreshed {
   view: string;
   mode: string;

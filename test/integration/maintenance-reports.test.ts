@@ -1,4 +1,4 @@
-import { runCli } from '../helpers/cli.js';
+import { cliOn, runCli } from '../helpers/cli.js';
 import { client, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 let db: TestDatabase;
@@ -13,9 +13,9 @@ afterAll(async () => {
   await other.drop();
 });
 
-const cli = (args: string[], url = db.url) => runCli(['-d', url, ...args]);
+const cli = cliOn(() => db.url);
 const json = async (args: string[], url = db.url) => {
-  const r = await cli([...args, '--json'], url);
+  const r = await cli([...args, '--json'], { url });
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);
 };
@@ -219,7 +219,7 @@ describe('report unused-indexes / duplicate-indexes / invalid-indexes', () => {
       ['duplicate-indexes', /^no duplicate index$/],
       ['invalid-indexes', /^no invalid index$/],
     ] as const) {
-      const r = await cli(['report', what], other.url);
+      const r = await cli(['report', what], { url: other.url });
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toMatch(line);
     }
@@ -318,11 +318,11 @@ describe('report slow-queries', () => {
   });
 
   it('without the extension: one line saying how to enable it, exit 1, no stack trace', async () => {
-    const r = await cli(['report', 'slow-queries'], other.url);
+    const r = await cli(['report', 'slow-queries'], { url: other.url });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('error: pg_stat_statements is not installed in this database: run CREATE EXTENSION pg_stat_statements');
     expect(r.stdout).toBe('');
-    const j = await cli(['report', 'slow-queries', '--json'], other.url);
+    const j = await cli(['report', 'slow-queries', '--json'], { url: other.url });
     expect(j.code).toBe(1);
     expect(JSON.parse(j.stdout)).toMatchObject({
       type: 'error',

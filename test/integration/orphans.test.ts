@@ -1,4 +1,4 @@
-import { runCli } from '../helpers/cli.js';
+import { cliOn, ndjson, runCli } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
@@ -10,7 +10,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const cli = (args: string[]) => runCli(['-d', db.url, ...args]);
+const cli = cliOn(() => db.url);
 
 /** The three columns that get a foreign key, as (table, id, value) rows. */
 const fkValues = async () => db.sql<{ t: string; id: string; v: string | null }[]>`
@@ -39,10 +39,7 @@ describe('orphan rows before the foreign-key migration', () => {
     expect(dry.stderr).toMatch(/public.cards.checklist_card_id → public.checklist_cards: 2 orphan row\(s\), e.g. 777, 778/);
     const r = await cli(['migrate', '--json']);
     expect(r.code).toBe(6);
-    const events = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const events = ndjson(r);
     const err = events.at(-1);
     expect(err.type).toBe('error');
     expect(err.orphans.map((o: { table: string; count: number; samples: string[] }) => [o.table, o.count, o.samples])).toEqual([

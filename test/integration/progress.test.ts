@@ -1,7 +1,6 @@
-import { runCli } from '../helpers/cli.js';
+import { dirArgs, ndjson, runCli, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
-import { dirArgs } from '../helpers/cli.js';
 
 let db: TestDatabase;
 beforeEach(async () => {
@@ -12,11 +11,7 @@ afterEach(async () => {
   await db.drop();
 });
 
-const events = (stdout: string) =>
-  stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+const events = (stdout: string) => ndjson(stdout);
 
 describe('live progress', () => {
   it('reports the index build phase and percentage, polled on a second connection', async () => {
@@ -78,8 +73,12 @@ describe('live progress', () => {
     await app`begin`;
     await app`select count(*) from t`; // holds ACCESS SHARE until commit
     const [{ pid }] = await app<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    const run = runCli(['-d', db.url, 'migrate', '--json', '--lock-timeout', '1s', '--lock-retries', '10', ...dirArgs(f)]);
-    await new Promise((r) => setTimeout(r, 3500));
+    // the blocker goes once the run has said who blocks it and has retried after a lock timeout
+    const seen = /^(?=[\s\S]*"type":"retry")(?=[\s\S]*("type":"progress"[^\n]*"waiting":\[\{|"waiting":\[\{[^\n]*"type":"progress"))/;
+    const { result: run } = await runCliUntil(
+      ['-d', db.url, 'migrate', '--json', '--lock-timeout', '1s', '--lock-retries', '10', ...dirArgs(f)],
+      seen,
+    );
     await app`commit`;
     app.release();
     const r = await run;

@@ -4,7 +4,7 @@ import { runScript } from '../../src/core/engine/runner.js';
 import type { Script } from '../../src/core/engine/types.js';
 import { loadParser, splitSql } from '../../src/core/engine/statements.js';
 import type { EngineEvent } from '../../src/core/engine/events.js';
-import { dirArgs, runCli, runCliUntil } from '../helpers/cli.js';
+import { cliOn, dirArgs, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
 
@@ -47,7 +47,7 @@ async function fixture(sql: string): Promise<string[]> {
   );
 }
 
-const cli = (args: string[], timeoutMs = 120_000) => runCli(['-d', db.url, ...args], { timeoutMs });
+const cli = cliOn(() => db.url, { timeoutMs: 120_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A session holding `lock` in an open transaction until release(). */

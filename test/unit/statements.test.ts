@@ -1,12 +1,5 @@
-import {
-  isConcurrentBuild,
-  isConcurrently,
-  leadingComment,
-  loadParser,
-  needsLockTimeoutOutsideTransaction,
-  splitIndexStatement,
-  splitSql,
-} from '../../src/core/engine/statements.js';
+import { isConcurrentBuild, isConcurrently, needsLockTimeoutOutsideTransaction } from '../../src/core/engine/classify.js';
+import { leadingComment, loadParser, splitIndexStatement, splitSql } from '../../src/core/engine/statements.js';
 import { STATEMENT_CASES, withDb } from '../helpers/statement-classes.js';
 import { BoosterzError } from '../../src/errors.js';
 

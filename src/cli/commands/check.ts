@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitCode } from '../../errors.js';
 import chalk from 'chalk';
 import { join } from 'node:path';
 import { check } from '../../core/checks/check.js';
@@ -36,7 +37,7 @@ export function register(cmd: Command, run: RunCommand): void {
                 .map((s) => s.name)
                 .join('; ')}`,
         );
-      return r.ok ? 0 : 1;
+      return r.ok ? ExitCode.ok : ExitCode.checkFailed;
     }),
   );
 }

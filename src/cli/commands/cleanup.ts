@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitCode } from '../../errors.js';
 import { Option } from 'commander';
 import { cleanup } from '../../core/maintenance/cleanup.js';
 import type { Sql } from '../../db/connection.js';
@@ -52,7 +53,7 @@ export function register(cmd: Command, run: RunCommand): void {
           ctx.out.result(
             `${total} row(s) deleted in ${r.batches} batch(es), ${formatMs(r.durationMs)}${r.stoppedBy === 'done' ? '' : ` — stopped by ${r.stoppedBy}; the next run continues`}`,
           );
-        if (r.stoppedBy === 'interrupted') return 130;
+        if (r.stoppedBy === 'interrupted') return ExitCode.interrupted;
       }),
     );
 }

@@ -89,7 +89,13 @@ export function register(cmd: Command, run: RunCommand): void {
         });
         const metrics = o.metricsPort
           ? await serveMetrics(daemon, o.metricsPort).catch((err: Error) => {
-              throw new BoosterzError(`cannot serve metrics on port ${o.metricsPort}: ${err.message}`, ExitCode.usage);
+              throw new BoosterzError(
+                `cannot serve metrics on port ${o.metricsPort}: ${err.message}`,
+                ExitCode.usage,
+                [],
+                {},
+                { cause: err },
+              );
             })
           : undefined;
         await daemon.start();

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import chalk from 'chalk';
 import { totalmem } from 'node:os';
+import { ExitCode } from '../../errors.js';
 import { doctor, type Verdict } from '../../core/maintenance/doctor.js';
 import { connect, type RunCommand } from '../context.js';
 
@@ -29,7 +30,7 @@ export function register(cmd: Command, run: RunCommand): void {
         const lines = await doctor(sql, { serverMemory: o.serverMemory ?? (local ? totalmem() : undefined) });
         if (ctx.out.json) ctx.out.jsonLine({ ok: !lines.some((l) => l.verdict === 'problem'), lines });
         else for (const l of lines) ctx.out.result(`${mark[l.verdict]} ${l.topic}: ${l.message}`);
-        return lines.some((l) => l.verdict === 'problem') ? 1 : 0;
+        return lines.some((l) => l.verdict === 'problem') ? ExitCode.checkFailed : ExitCode.ok;
       }),
     );
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitCode } from '../../errors.js';
 import { resolve } from 'node:path';
 import { loadMigrations } from '../../core/engine/files.js';
 import { formatFinding, lintFiles, lintMigrations } from '../../core/engine/lint.js';
@@ -23,7 +24,7 @@ export function register(cmd: Command, run: RunCommand): void {
         if (ctx.out.json) ctx.out.jsonLine({ ok: findings.length === 0, files: count, findings });
         else if (findings.length) for (const f of findings) ctx.out.result(formatFinding(f));
         else ctx.out.result(`lint: ${count} file(s), no problem found`);
-        return findings.length ? 1 : 0;
+        return findings.length ? ExitCode.checkFailed : ExitCode.ok;
       }),
     );
 }

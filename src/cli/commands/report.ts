@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitCode } from '../../errors.js';
 import { Option } from 'commander';
 import chalk from 'chalk';
 import { join } from 'node:path';
@@ -65,7 +66,7 @@ export function register(cmd: Command, run: RunCommand): void {
           );
         if (over) {
           ctx.out.error(`${over} statement(s) above --fail-mean-ms ${o.failMeanMs}: the slowest has a mean of ${ms(r.over!.max_mean_ms)}`);
-          return 1;
+          return ExitCode.checkFailed;
         }
       }),
     );

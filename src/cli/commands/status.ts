@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import chalk from 'chalk';
+import { needsBaselineMessage } from '../../core/engine/history.js';
 import { status } from '../../core/status.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
@@ -45,8 +46,7 @@ export function register(cmd: Command, run: RunCommand): void {
         ];
       });
       ctx.out.result(`database: ${where}`);
-      if (s.needsBaseline)
-        ctx.out.result(chalk.yellow('this database has tables but no migration history: run `boosterz-db baseline --version V` first'));
+      if (s.needsBaseline) ctx.out.result(chalk.yellow(needsBaselineMessage()));
       ctx.out.result(`current version: ${s.current ?? 'none'}`);
       ctx.out.result(table(['version', 'name', 'state', 'applied at', 'by', 'took', 'checksum'], rows));
     }),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitCode } from '../../errors.js';
 import chalk from 'chalk';
 import { join } from 'node:path';
 import { verify } from '../../core/checks/verify.js';
@@ -18,7 +19,7 @@ export function register(cmd: Command, run: RunCommand): void {
           ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`,
         );
       }
-      return ok ? 0 : 1;
+      return ok ? ExitCode.ok : ExitCode.checkFailed;
     }),
   );
 }

@@ -2,7 +2,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { withReserved } from '../../db/session.js';
-import { BoosterzError, ExitCode, refusedError, usageError } from '../../errors.js';
+import { withTransaction } from '../../db/sql.js';
+import { BoosterzError, ExitCode, interruptedError, refusedError, usageError } from '../../errors.js';
 import { sqlFile } from '../../db/sqlfiles.js';
 
 /** The tables the generator fills, parents first. */
@@ -146,6 +147,7 @@ async function runStep(conn: ReservedSql, step: GenerateStepFile, signal?: Abort
       ExitCode.statementFailed,
       ['nothing was kept: the generation runs in one transaction'],
       { file: step.file, code: (err as { code?: string }).code },
+      { cause: err },
     );
   } finally {
     signal?.removeEventListener('abort', cancel);
@@ -153,10 +155,7 @@ async function runStep(conn: ReservedSql, step: GenerateStepFile, signal?: Abort
 }
 
 const interrupted = (step: GenerateStepFile) =>
-  new BoosterzError(
-    `interrupted while generating ${step.table}: nothing was kept (the generation runs in one transaction)`,
-    ExitCode.interrupted,
-  );
+  interruptedError(`while generating ${step.table}`, 'nothing was kept (the generation runs in one transaction)');
 
 /**
  * Fills the baseline tables with Boosterz-shaped data, server-side (src/sql/generate), in
@@ -168,8 +167,7 @@ export async function generate(sql: Sql, o: GenerateOptions): Promise<GenerateRe
   const steps = await loadGenerateSteps(o.sqlDir);
   const t0 = performance.now();
   return withReserved(sql, async (conn) => {
-    await conn.unsafe('begin');
-    try {
+    return withTransaction(conn, {}, async () => {
       await checkTargets(conn);
       await conn`select set_config('boosterz.scale', ${String(scale)}, true),
                         set_config('boosterz.seed', ${String(seed)}, true),
@@ -186,12 +184,8 @@ export async function generate(sql: Sql, o: GenerateOptions): Promise<GenerateRe
         const [r] = await conn`select count(*)::bigint as n from ${conn(table)}`;
         tables.push({ table, rows: Number(r.n) });
       }
-      await conn.unsafe('commit');
       const totalRows = tables.reduce((n, t) => n + t.rows, 0);
       return { scale, seed, orphans, tables, totalRows, totalMs: performance.now() - t0 };
-    } catch (err) {
-      await conn.unsafe('rollback').catch(() => undefined);
-      throw err;
-    }
+    });
   });
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/connection.js';
 import { withReserved } from '../../db/session.js';
+import { withTransaction } from '../../db/sql.js';
 import { snapshot } from './catalog.js';
 import { loadExpected } from './expected.js';
 import { loadMigrations } from '../engine/files.js';
@@ -150,10 +151,10 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
 
   await withReserved(sql, async (conn) => {
     for (const [name, probe] of Object.entries(expected?.probes ?? {})) {
-      await conn.unsafe('begin');
       try {
-        await conn`select set_config('statement_timeout', '30s', true)`;
-        for (const stmt of Array.isArray(probe) ? probe : [probe]) await conn.unsafe(stmt);
+        await withTransaction(conn, { statementTimeoutMs: 30_000, rollback: true }, async () => {
+          for (const stmt of Array.isArray(probe) ? probe : [probe]) await conn.unsafe(stmt);
+        });
         add(`${name} answers`, true);
       } catch (err) {
         add(
@@ -161,8 +162,6 @@ export async function verify(sql: Sql, o: VerifyOptions): Promise<VerifyCheck[]>
           false,
           `${(err as { code?: string }).code ? `[${(err as { code?: string }).code}] ` : ''}${(err as Error).message}`,
         );
-      } finally {
-        await conn.unsafe('rollback').catch(() => undefined);
       }
     }
   });

@@ -29,7 +29,7 @@ async function listSql(dir: string, what: string): Promise<string[]> {
     return (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw usageError(`cannot read the ${what} folder ${dir} (${code ?? (err as Error).message}); point --${what}-dir at it`);
+    throw usageError(`cannot read the ${what} folder ${dir} (${code ?? (err as Error).message}); point --${what}-dir at it`, [], err);
   }
 }
 

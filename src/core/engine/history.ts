@@ -93,6 +93,17 @@ async function refuseUnwritableHistory(db: Db): Promise<void> {
 
 const quoteName = (n: string) => (/^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.replace(/"/g, '""')}"`);
 
+/** What a database that has tables but no migration history needs (migrate refuses it, status says so). */
+export const needsBaselineMessage = (tables?: number) =>
+  `this database already has ${tables === undefined ? 'tables' : `${tables} table(s)`} but no migration history: run \`boosterz-db baseline --version V\` first`;
+
+/** The refusal (exit 6) of a run on a database that has tables but no migration history. */
+export const needsBaselineError = (tables: number) =>
+  refusedError(needsBaselineMessage(tables), [
+    'baseline records that the schema already is at version V (for Boosterz production: 1) without running anything;',
+    'then `boosterz-db migrate` applies what comes after V',
+  ]);
+
 /**
  * Creates the history schema and tables if missing. An existing database that has
  * tables but no history is refused: it must be baselined first.
@@ -101,15 +112,7 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
   await refuseUnwritableHistory(db);
   if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
-    if (n > 0) {
-      throw refusedError(
-        `this database already has ${n} table(s) but no migration history: run \`boosterz-db baseline --version V\` first`,
-        [
-          'baseline records that the schema already is at version V (for Boosterz production: 1) without running anything;',
-          'then `boosterz-db migrate` applies what comes after V',
-        ],
-      );
-    }
+    if (n > 0) throw needsBaselineError(n);
   }
   // every statement is idempotent: an older install gets the tables it lacks
   await db.unsafe(await sqlFile(SQL_DIR, 'tool/history.sql'));

@@ -1,5 +1,6 @@
 import { scanSync } from 'libpg-query';
 import type { ReservedSql } from '../../db/connection.js';
+import { withTransaction } from '../../db/sql.js';
 import { refusedError, sqlState } from '../../errors.js';
 import { loadParser } from './statements.js';
 import type { Statement } from './types.js';
@@ -65,9 +66,9 @@ export async function compareIndexes(conn: ReservedSql, statements: Statement[])
       left join pg_index x on x.indexrelid = c.oid
       left join pg_class t on t.relnamespace = n.oid and t.relname = w.tab and t.relkind in ('r', 'p', 'm')`;
   if (!found.length) return [];
-  const out: IndexComparison[] = [];
-  await conn.unsafe('begin');
-  try {
+  // every probe runs in a transaction that is rolled back: nothing of it stays
+  return withTransaction(conn, { rollback: true }, async () => {
+    const out: IndexComparison[] = [];
     const [can] = await conn<
       { ok: boolean }[]
     >`select has_database_privilege(current_database(), 'TEMP') and not current_setting('transaction_read_only')::bool as ok`;
@@ -111,10 +112,8 @@ export async function compareIndexes(conn: ReservedSql, statements: Statement[])
       const expected = f.actual!.replace(/ USING .*$/s, '') + p.def.replace(/^.*? USING /s, ' USING ');
       out.push({ schema: w.schema, name: w.name, expected, actual: f.actual!, same: f.onTable && shape(p.def) === shape(f.actual!) });
     }
-  } finally {
-    await conn.unsafe('rollback').catch(() => undefined);
-  }
-  return out;
+    return out;
+  });
 }
 
 /** Refuses (exit 6) when a shipped index name is taken by another definition: the DBA's own index must not be adopted, nor later dropped by a rollback. */

@@ -68,6 +68,7 @@ export async function cleanup(sql: Sql | ReservedSql, o: CleanupOptions = {}): P
       {
         lostConnection: isConnectionLoss(err),
       },
+      { cause: err },
     );
   if (o.dryRun) {
     try {

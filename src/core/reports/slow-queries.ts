@@ -104,6 +104,9 @@ export async function slowQueries(sql: Sql, o: SlowQueryOptions = {}): Promise<S
       throw new BoosterzError(
         `cannot read ${view}: ${(err as Error).message} (GRANT SELECT ON ${view} TO the role, or GRANT pg_read_all_stats)`,
         ExitCode.checkFailed,
+        [],
+        {},
+        { cause: err },
       );
     throw err;
   }
