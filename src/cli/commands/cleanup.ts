@@ -21,7 +21,7 @@ export function register(cmd: Command, run: RunCommand): void {
     )
     .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number }) =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'cleanup');
+        const { sql } = await connect(ctx, 'cleanup', undefined, 'write');
         const work = (db: Sql) =>
           cleanup(db, {
             dryRun: o.dryRun,

@@ -73,7 +73,7 @@ export function register(cmd: Command, run: RunCommand): void {
         checkCron('--cleanup-cron', o.cleanupCron);
         const timezone = o.timezone ?? hostTimezone();
         checkTimezone(timezone);
-        const { sql } = await connect(ctx, 'daemon');
+        const { sql } = await connect(ctx, 'daemon', undefined, 'daemon');
         const emit = (e: DaemonEvent) => {
           if (ctx.out.json) ctx.out.jsonLine({ ts: new Date().toISOString(), ...e });
           else ctx.out.result(`${new Date().toISOString()} ${line(e)}`);

@@ -41,7 +41,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((opts: MigrateFlags) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
-        const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }));
+        const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }), 'write');
         const r = await migrate(sql, {
           ...migrationDirs(ctx),
           emit: progress.handle,

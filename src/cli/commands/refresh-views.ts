@@ -22,7 +22,7 @@ export function register(cmd: Command, run: RunCommand): void {
     )
     .action((views: string[], o: { all?: boolean; concurrently: boolean; lockTimeout: number; statementTimeout: number }) =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'refresh-views');
+        const { sql } = await connect(ctx, 'refresh-views', undefined, 'write');
         // every statement on the session that holds the lock: if it ends, the refresh stops with it
         const r = await withJobLock(sql, LockKey.refreshJob, 'refresh of the materialized views', (s) =>
           refreshViews(s.sql, {
