@@ -61,6 +61,12 @@ export class ProgressRenderer {
           `waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`,
         );
         break;
+      case 'lock:orphan':
+        this.out.warn(
+          `the migration lock is held by pid ${e.holder.pid} (${e.holder.application_name}), whose run has gone (its heartbeat stopped)` +
+            `${e.phase ? ` in ${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}` : ''}: waiting up to ${formatMs(e.waitMs)} for the server to end that session, then resuming`,
+        );
+        break;
       case 'preflight':
         this.preflight(e.sessions, e.orphans, e.writers);
         break;

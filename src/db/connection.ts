@@ -159,8 +159,9 @@ export async function withClient<T>(t: ConnectionTarget, o: ConnectOptions, fn: 
  * What every session of the tool relies on, whatever the role's or database's defaults
  * (ALTER ROLE/DATABASE … SET): no server-side timeout cuts a long index build, an idle lock
  * session or a daemon between ticks; writes are allowed; names resolve in `public` only
- * (never a schema named after the role). Settings the server does not know (e.g.
- * transaction_timeout before PostgreSQL 17) are skipped.
+ * (never a schema named after the role); the statement of a client that has died is ended by
+ * the server. Settings the server does not know (e.g. transaction_timeout before PostgreSQL 17)
+ * are skipped.
  */
 export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['statement_timeout', '0'],
@@ -170,6 +171,8 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['transaction_timeout', '0'],
   ['default_transaction_read_only', 'off'],
   ['search_path', 'public'],
+  // PostgreSQL 14+: a statement whose client has gone (kill -9, a closed laptop) is ended within a second
+  ['client_connection_check_interval', '1000'],
 ];
 
 /** Applies SESSION_SETTINGS to one connection (session level: they outlive transactions). */

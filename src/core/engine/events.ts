@@ -5,6 +5,15 @@ export type EngineEvent =
   | { type: 'run:start'; command: 'migrate' | 'rollback'; versions: number[]; statements: number; database: string }
   | { type: 'lock:wait'; holder?: { pid: number; application_name: string; since: Date | null } }
   | {
+      type: 'lock:orphan';
+      holder: { pid: number; application_name: string; since: Date | null };
+      query?: string;
+      runningMs?: number;
+      phase?: string;
+      pct?: number;
+      waitMs: number;
+    }
+  | {
       type: 'migration:start';
       version: number;
       name: string;
