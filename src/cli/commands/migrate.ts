@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
-import { addLockOptions, durationArg, intArg, type LockFlags } from '../args.js';
+import { addLockOptions, durationArg, intArg, lagArg, type LockFlags } from '../args.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
@@ -14,6 +14,7 @@ interface MigrateFlags extends LockFlags {
   blockerWarn: number;
   maxTransactionAge: number;
   orphans?: 'detach';
+  maxReplicaLag: { ms: number } | { bytes: number } | null;
 }
 
 export function register(cmd: Command, run: RunCommand): void {
@@ -26,7 +27,12 @@ export function register(cmd: Command, run: RunCommand): void {
         .default(300_000, '5m')
         .argParser(durationArg('--max-transaction-age')),
     )
-    .option('--no-lint', 'do not refuse pending migrations that break a lint rule');
+    .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
+    .addOption(
+      new Option('--max-replica-lag <limit>', 'before each statement, wait while a streaming standby lags more than this (30s, 256MB, off)')
+        .default({ ms: 30_000 }, '30s')
+        .argParser(lagArg('--max-replica-lag')),
+    );
   addLockOptions(cmd)
     .addOption(
       new Option('--blocker-warn <duration>', 'say who an index build waits for after this long')
@@ -57,6 +63,7 @@ export function register(cmd: Command, run: RunCommand): void {
           lockRetries: opts.lockRetries,
           blockerWarnMs: opts.blockerWarn,
           maxTransactionAgeMs: opts.maxTransactionAge,
+          maxReplicaLag: opts.maxReplicaLag,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
           ctx.out.jsonLine({
