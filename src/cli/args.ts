@@ -71,3 +71,12 @@ export function addLockOptions(cmd: Command): Command {
         .argParser(intArg('--lock-retries', 0)),
     );
 }
+
+/** `--max-replica-lag` (migrate, refresh-views, cleanup): default 30s. */
+export function addLagOption(cmd: Command, what: string): Command {
+  return cmd.addOption(
+    new Option('--max-replica-lag <limit>', `before ${what}, wait while a streaming standby lags more than this (30s, 256MB, off)`)
+      .default({ ms: 30_000 }, '30s')
+      .argParser(lagArg('--max-replica-lag')),
+  );
+}

@@ -8,6 +8,7 @@ import { describeWriter } from '../core/engine/privileges.js';
 import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/engine/types.js';
 import { formatMs, type Output } from './output.js';
 import { formatBytes } from './render.js';
+import { throttleLine } from './throttle.js';
 
 const label = (e: StatementRef) =>
   `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
@@ -76,14 +77,11 @@ export class ProgressRenderer {
         this.pause();
         if (e.waitedMs === 0 || performance.now() - this.lastThrottle >= PLAIN_PROGRESS_EVERY_MS || this.out.isTTY) {
           this.lastThrottle = performance.now();
-          this.out.info(
-            `throttled before ${e.before}: standby ${e.standby} lags ${e.lagBytes === null ? '?' : formatBytes(e.lagBytes)}` +
-              `${e.lagMs === null ? '' : ` / ${formatMs(e.lagMs)}`} (limit ${e.limit}), waiting ${formatMs(e.waitedMs)}`,
-          );
+          this.out.info(throttleLine(e));
         }
         break;
       case 'throttle:done':
-        this.out.info(`standbys within the limit again after ${formatMs(e.waitedMs)}: going on with ${e.before}`);
+        this.out.info(throttleLine(e));
         break;
       case 'preflight':
         this.preflight(e.sessions, e.orphans, e.writers);

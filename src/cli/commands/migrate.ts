@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
-import { addLockOptions, durationArg, intArg, lagArg, type LockFlags } from '../args.js';
+import { addLockOptions, durationArg, intArg, addLagOption, type LockFlags } from '../args.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
@@ -27,12 +27,8 @@ export function register(cmd: Command, run: RunCommand): void {
         .default(300_000, '5m')
         .argParser(durationArg('--max-transaction-age')),
     )
-    .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
-    .addOption(
-      new Option('--max-replica-lag <limit>', 'before each statement, wait while a streaming standby lags more than this (30s, 256MB, off)')
-        .default({ ms: 30_000 }, '30s')
-        .argParser(lagArg('--max-replica-lag')),
-    );
+    .option('--no-lint', 'do not refuse pending migrations that break a lint rule');
+  addLagOption(cmd, 'each statement');
   addLockOptions(cmd)
     .addOption(
       new Option('--blocker-warn <duration>', 'say who an index build waits for after this long')
