@@ -1,6 +1,7 @@
 import postgres from 'postgres';
 import { BoosterzError, ExitCode, isPgError } from '../errors.js';
 import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
+import { primaryForReadWrite, splitHosts, withDatabase } from './hosts.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type ReservedSql = postgres.ReservedSql<Record<string, never>>;
@@ -44,9 +45,7 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
 /** The same server and credentials, another database. */
 export function onDatabase(t: ConnectionTarget, database: string): ConnectionTarget {
   if (!t.url) return { ...t, database };
-  const u = new URL(t.url);
-  u.pathname = `/${database}`;
-  return { url: u.toString() };
+  return { url: withDatabase(t.url, database) };
 }
 
 /** The password of a target, so output can be scrubbed of it. */
@@ -54,7 +53,7 @@ export function secretOf(t: ConnectionTarget): string | undefined {
   if (t.password) return t.password;
   if (!t.url) return undefined;
   try {
-    const p = new URL(t.url).password;
+    const p = new URL(splitHosts(t.url).single).password;
     return p ? decodeURIComponent(p) : undefined;
   } catch {
     return undefined;
@@ -96,7 +95,7 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
         `invalid database URL: ${maskUrl(t.url)} (expected postgres://user:password@host:port/database)`,
         ExitCode.usage,
       );
-    return postgres(ssl.url, { ...common, ...sslClientOptions(ssl.params) });
+    return postgres(primaryForReadWrite(ssl.url), { ...common, ...sslClientOptions(ssl.params) });
   }
   return postgres({
     ...common,
@@ -105,6 +104,7 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
     user: t.user,
     password: t.password,
     database: t.database,
+    ...(process.env.PGTARGETSESSIONATTRS === 'read-write' ? { target_session_attrs: 'primary' as const } : {}),
     ...sslClientOptions(sslParamsFromEnv(t.sslmode)),
   });
 }
