@@ -27,6 +27,24 @@ export function durationArg(name: string) {
   };
 }
 
+/** `--max-replica-lag`: a duration (`30s`, `500ms`, `5m`), a size (`256MB`, `1GB`, `512kB`), or `off`. */
+export function lagArg(name: string) {
+  return (v: string): { ms: number } | { bytes: number } | null => {
+    const t = v.trim();
+    if (/^(off|none|0)$/i.test(t)) return null;
+    const size = /^(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)$/i.exec(t);
+    if (size) {
+      const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 }[size[2].toLowerCase()]!;
+      return { bytes: Number(size[1]) * unit };
+    }
+    try {
+      return { ms: durationArg(name)(t) };
+    } catch {
+      throw new InvalidArgumentError(`${name} must be a duration like 30s or 5m, a size like 256MB or 1GB, or off`);
+    }
+  };
+}
+
 /** The parsed values of the options that `addLockOptions` adds (milliseconds, count). */
 export interface LockFlags {
   lockWait: number;
@@ -52,4 +70,13 @@ export function addLockOptions(cmd: Command): Command {
         .default(10)
         .argParser(intArg('--lock-retries', 0)),
     );
+}
+
+/** `--max-replica-lag` (migrate, refresh-views, cleanup): default 30s. */
+export function addLagOption(cmd: Command, what: string): Command {
+  return cmd.addOption(
+    new Option('--max-replica-lag <limit>', `before ${what}, wait while a streaming standby lags more than this (30s, 256MB, off)`)
+      .default({ ms: 30_000 }, '30s')
+      .argParser(lagArg('--max-replica-lag')),
+  );
 }

@@ -10,6 +10,7 @@ import {
   type Sql,
 } from '../db/connection.js';
 import { sqlState } from '../errors.js';
+import { detectPooling, poolerRefusal, serverRole, standbyRefusal, type ServerRole } from '../db/topology.js';
 import { startEmbedded } from '../db/embedded.js';
 import { addSecret, type Output, type GlobalFlags } from './output.js';
 
@@ -71,12 +72,30 @@ export async function connectionTarget(ctx: CommandContext): Promise<ConnectionT
   return t;
 }
 
+/**
+ * What a command needs of where it connects: `read` runs anywhere (a standby, any pooler);
+ * `write` refuses a hot standby and a transaction or statement pooler (exit 6); `daemon`
+ * refuses the pooler only (on a standby it waits for a promotion).
+ */
+export type Needs = 'read' | 'write' | 'daemon';
+
+/** Refuses a server or a proxy where a command of that kind cannot work; returns the server's role. */
+export async function checkTopology(sql: Sql, command: string, where: string, needs: Needs, pgbouncer = false): Promise<ServerRole> {
+  const role = await serverRole(sql);
+  if (needs === 'read') return role;
+  if (role === 'standby' && needs === 'write') throw standbyRefusal(command, where);
+  const mode = await detectPooling(sql);
+  if (mode) throw poolerRefusal(command, where, mode, pgbouncer);
+  return role;
+}
+
 /** Opens a checked client for `command` (the tool's session settings on every connection); closed at exit. */
 export async function connect(
   ctx: CommandContext,
   command: string,
   onNotice?: (m: string) => void,
-): Promise<{ sql: Sql; target: ConnectionTarget; where: string; pooler: boolean }> {
+  needs: Needs = 'read',
+): Promise<{ sql: Sql; target: ConnectionTarget; where: string; pooler: boolean; role: ServerRole }> {
   const target = await connectionTarget(ctx);
   const { sql, pooler } = await openClient(target, { command, onNotice: onNotice ?? ((m) => ctx.out.verbose(`notice: ${m}`)) });
   ctx.onCleanup(() =>
@@ -85,5 +104,7 @@ export async function connect(
       () => undefined,
     ),
   );
-  return { sql, target, where: describeTarget(target), pooler };
+  const where = describeTarget(target);
+  const role = await checkTopology(sql, command, where, needs, pooler);
+  return { sql, target, where, pooler, role };
 }

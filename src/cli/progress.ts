@@ -8,6 +8,8 @@ import { describeWriter } from '../core/engine/privileges.js';
 import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/engine/types.js';
 import { formatMs, type Output } from './output.js';
 import { TOOL_SCHEMA } from '../db/sql.js';
+import { formatBytes } from './render.js';
+import { throttleLine } from './throttle.js';
 
 const label = (e: StatementRef) =>
   `[${e.n}/${e.total}] ${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}${e.table && e.table !== e.target ? ` on ${e.table}` : ''}`;
@@ -37,6 +39,7 @@ export class ProgressRenderer {
   private started = 0;
   private detail = '';
   private lastPlain = 0;
+  private lastThrottle = 0;
   readonly slowest: { label: string; ms: number }[] = [];
 
   constructor(private readonly out: Output) {}
@@ -61,6 +64,25 @@ export class ProgressRenderer {
         this.out.info(
           `waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`,
         );
+        break;
+      case 'lock:orphan':
+        this.out.warn(
+          `the migration lock is held by pid ${e.holder.pid} (${e.holder.application_name}), whose run has gone (its heartbeat stopped)` +
+            `${e.phase ? ` in ${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}` : ''}: waiting up to ${formatMs(e.waitMs)} for the server to end that session, then resuming`,
+        );
+        break;
+      case 'replicas':
+        this.replicas(e);
+        break;
+      case 'throttle':
+        this.pause();
+        if (e.waitedMs === 0 || performance.now() - this.lastThrottle >= PLAIN_PROGRESS_EVERY_MS || this.out.isTTY) {
+          this.lastThrottle = performance.now();
+          this.out.info(throttleLine(e));
+        }
+        break;
+      case 'throttle:done':
+        this.out.info(throttleLine(e));
         break;
       case 'preflight':
         this.preflight(e.sessions, e.orphans, e.writers);
@@ -110,6 +132,27 @@ export class ProgressRenderer {
         break;
     }
   };
+
+  /** Pre-flight of replication: each standby's lag, slots holding WAL, the WAL the run will write. */
+  replicas(e: Extract<EngineEvent, { type: 'replicas' }>): void {
+    for (const s of e.standbys)
+      this.out.info(
+        `pre-flight: standby ${s.name} (${s.state ?? '?'}) lags ${s.lagBytes === null ? '? (needs pg_monitor)' : formatBytes(s.lagBytes)}${s.replayLagMs === null ? '' : ` / ${formatMs(s.replayLagMs)}`}`,
+      );
+    for (const s of e.slots) {
+      const bad = s.walStatus === 'unreserved' || s.walStatus === 'lost';
+      const text = `pre-flight: replication slot ${s.name} (${s.type}, ${s.active ? 'active' : 'inactive'}, wal_status ${s.walStatus ?? '?'}) holds ${s.retainedBytes === null ? '?' : formatBytes(s.retainedBytes)} of WAL`;
+      if (bad || !s.active)
+        this.out.warn(
+          `${text}${s.walStatus === 'lost' ? ': its standby can no longer catch up' : bad ? ': the WAL it needs is about to be removed' : ': the WAL this run writes stays on disk until its standby comes back'}`,
+        );
+      else this.out.info(text);
+    }
+    this.out.info(
+      `pre-flight: the pending index builds will write about ${formatBytes(e.walEstimateBytes)} of WAL (from the tables' rows and column widths)` +
+        `${e.standbys.length ? `; --max-replica-lag ${e.limit ?? 'off'}` : ''}`,
+    );
+  }
 
   /** Pre-flight findings: sessions that may block, orphan rows. */
   preflight(sessions: SessionInfo[], orphans: OrphanCount[], writers: WriterRole[] = []): void {

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, connectionError, onDatabase, openClient, type ConnectionTarget, type Sql } from '../db/connection.js';
+import {
+  createClient,
+  connectionError,
+  describeTarget,
+  onDatabase,
+  openClient,
+  type ConnectionTarget,
+  type Sql,
+} from '../db/connection.js';
 import { provideThrowaway } from '../db/provider.js';
-import { connectionTarget, type CommandContext } from './context.js';
+import { checkTopology, connectionTarget, type CommandContext } from './context.js';
 
 /**
  * A new empty database for throwaway work, dropped at exit: on the server the user named
@@ -21,6 +29,8 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
   const name = `boosterz_${command}_${randomBytes(4).toString('hex')}`;
   const admin = createClient(server, { command, max: 1 });
   try {
+    // it creates a database there: not on a standby, not through a transaction pooler
+    if (explicit) await checkTopology(admin, command, describeTarget(server), 'write');
     await admin`create database ${admin(name)}`;
   } catch (err) {
     await admin.end({ timeout: 2 });

@@ -10,9 +10,11 @@ import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuild
 import { runScript, type LockPolicy } from './engine/runner.js';
 import { compareIndexes, refuseIndexConflicts } from './engine/indexdef.js';
 import { writerRoles } from './engine/privileges.js';
-import type { OrphanCount, Script, SessionInfo, WriterRole } from './engine/types.js';
+import type { OrphanCount, Script, SessionInfo, StatementRef, WriterRole } from './engine/types.js';
 import { withReserved } from '../db/session.js';
 import { quoteQualified } from '../db/sql.js';
+import { DEFAULT_MAX_REPLICA_LAG, describeLimit, replicationPreflight, ReplicaThrottle } from './engine/replicas.js';
+import type { LagLimit } from './engine/types.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
@@ -28,6 +30,8 @@ export interface MigrateOptions extends EngineOptions, LockPolicy {
   orphans?: 'refuse' | 'detach';
   /** Warn about who an index build waits for after this long (ms, default 30 s). */
   blockerWarnMs?: number;
+  /** Before each statement, wait while a streaming standby lags more than this (default 30 s; null: never wait). */
+  maxReplicaLag?: LagLimit | null;
 }
 
 export interface TableStats {
@@ -101,6 +105,15 @@ function refuseOldSessions(sessions: SessionInfo[], yes: boolean | undefined, ma
   );
 }
 
+const limitOf = (o: MigrateOptions) => (o.maxReplicaLag === undefined ? DEFAULT_MAX_REPLICA_LAG : o.maxReplicaLag);
+
+/** Pre-flight of replication: standbys, slots holding WAL, the WAL the run will write. */
+async function emitReplication(sql: Sql, scripts: Script[], o: MigrateOptions): Promise<void> {
+  if (!scripts.length) return;
+  const limit = limitOf(o);
+  o.emit({ type: 'replicas', limit: limit ? describeLimit(limit) : null, ...(await replicationPreflight(sql, scripts)) });
+}
+
 /** Plans pending migrations without writing anything. */
 async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
@@ -125,6 +138,7 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const plan = planLines(scripts);
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
   const pre = await preflight(sql, scripts, [pid]);
+  await emitReplication(sql, scripts, o);
   return {
     dryRun: true,
     versions: scripts.map((s) => s.version),
@@ -169,13 +183,27 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     if (scripts.length) o.emit({ type: 'preflight', ...pre });
     refuseOldSessions(pre.sessions, o.yes, o.maxTransactionAgeMs ?? OLD_TRANSACTION_MS);
     if (o.orphans !== 'detach') refuseOrphans(pre.orphans);
+    await emitReplication(sql, scripts, o);
+    const limit = limitOf(o);
+    const throttle = limit ? new ReplicaThrottle(sql, limit, o.emit) : undefined;
+    const beforeStatement = throttle
+      ? (r: StatementRef, signal?: AbortSignal) => throttle.wait(`statement ${r.n}/${r.total}`, signal)
+      : undefined;
     const monitor = new ProgressMonitor(sql, pid, o.emit, { blockerWarnMs: o.blockerWarnMs });
     monitor.start();
     const migrations: MigrateResult['migrations'] = [];
     try {
       let offset = 0;
       for (const s of scripts) {
-        const durationMs = await runScript(s, { ...o, conn, monitor, detachOrphans: o.orphans === 'detach', offset, total });
+        const durationMs = await runScript(s, {
+          ...o,
+          conn,
+          monitor,
+          detachOrphans: o.orphans === 'detach',
+          offset,
+          total,
+          beforeStatement,
+        });
         migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
         offset += s.statements.length;
       }

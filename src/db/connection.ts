@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { BoosterzError, ExitCode, isPgError } from '../errors.js';
 import { maskUrl } from './mask.js';
 import { splitSslParams, sslClientOptions, sslParamsFromEnv } from './ssl.js';
+import { primaryForReadWrite, splitHosts, withDatabase } from './hosts.js';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 export type ReservedSql = postgres.ReservedSql<Record<string, never>>;
@@ -45,9 +46,7 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
 /** The same server and credentials, another database. */
 export function onDatabase(t: ConnectionTarget, database: string): ConnectionTarget {
   if (!t.url) return { ...t, database };
-  const u = new URL(t.url);
-  u.pathname = `/${database}`;
-  return { url: u.toString() };
+  return { url: withDatabase(t.url, database) };
 }
 
 /** The password of a target, so output can be scrubbed of it. */
@@ -55,7 +54,7 @@ export function secretOf(t: ConnectionTarget): string | undefined {
   if (t.password) return t.password;
   if (!t.url) return undefined;
   try {
-    const p = new URL(t.url).password;
+    const p = new URL(splitHosts(t.url).single).password;
     return p ? decodeURIComponent(p) : undefined;
   } catch {
     return undefined;
@@ -93,7 +92,7 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
         `invalid database URL: ${maskUrl(t.url)} (expected postgres://user:password@host:port/database)`,
         ExitCode.usage,
       );
-    return postgres(ssl.url, { ...common, ...sslClientOptions(ssl.params) });
+    return postgres(primaryForReadWrite(ssl.url), { ...common, ...sslClientOptions(ssl.params) });
   }
   return postgres({
     ...common,
@@ -102,6 +101,7 @@ export function createClient(t: ConnectionTarget, o: ConnectOptions): Sql {
     user: t.user,
     password: t.password,
     database: t.database,
+    ...(process.env.PGTARGETSESSIONATTRS === 'read-write' ? { target_session_attrs: 'primary' as const } : {}),
     ...sslClientOptions(sslParamsFromEnv(t.sslmode)),
   });
 }
@@ -160,8 +160,9 @@ export async function withClient<T>(t: ConnectionTarget, o: ConnectOptions, fn: 
  * What every session of the tool relies on, whatever the role's or database's defaults
  * (ALTER ROLE/DATABASE … SET): no server-side timeout cuts a long index build, an idle lock
  * session or a daemon between ticks; writes are allowed; names resolve in `public` only
- * (never a schema named after the role). Settings the server does not know (e.g.
- * transaction_timeout before PostgreSQL 17) are skipped.
+ * (never a schema named after the role); the statement of a client that has died is ended by
+ * the server. Settings the server does not know (e.g. transaction_timeout before PostgreSQL 17)
+ * are skipped.
  */
 export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['statement_timeout', '0'],
@@ -171,6 +172,8 @@ export const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['transaction_timeout', '0'],
   ['default_transaction_read_only', 'off'],
   ['search_path', 'public'],
+  // PostgreSQL 14+: a statement whose client has gone (kill -9, a closed laptop) is ended within a second
+  ['client_connection_check_interval', '1000'],
 ];
 
 /** Applies SESSION_SETTINGS to one connection (session level: they outlive transactions). */

@@ -1,6 +1,7 @@
 import type { ReservedSql, Sql } from './connection.js';
 import { BoosterzError, ExitCode, interruptedError, isConnectionLoss } from '../errors.js';
 import { openSession, type Session } from './session.js';
+import { checksDeadClients, holderLiveness, type HolderLiveness } from './heartbeat.js';
 
 /** First key of every advisory lock the tool takes ('Boos' in ASCII). */
 export const LOCK_CLASS = 0x426f6f73;
@@ -43,9 +44,37 @@ export async function unlock(conn: ReservedSql | Sql, key: number): Promise<void
   await conn`select pg_advisory_unlock(${LOCK_CLASS}::int, ${key}::int)`;
 }
 
+/** What to do when the lock is held by a session whose run has gone (its heartbeat stopped, see heartbeat.ts). */
+export interface OrphanPolicy {
+  /** How long to wait for that session to end by itself (ms). */
+  waitMs: number;
+  onOrphan(holder: LockHolder, l: HolderLiveness, waitMs: number): void;
+}
+
+const seconds = (ms: number | undefined) => `${Math.round((ms ?? 0) / 1000)} s`;
+
+/** Exit 4 for a lock held by an orphaned session: how long it may still run, and how to end it. */
+function orphanError(h: LockHolder, l: HolderLiveness, serverEndsIt: boolean, waitedMs: number): BoosterzError {
+  const what = `${(l.query ?? '?').replace(/\s+/g, ' ').slice(0, 120)} (running for ${seconds(l.runningMs)}${l.phase ? `, ${l.phase}${l.pct !== undefined ? ` ${l.pct.toFixed(0)}%` : ''}` : ''})`;
+  const left = l.pct && l.pct > 0 && l.runningMs ? `; at this pace about ${seconds((l.runningMs * (100 - l.pct)) / l.pct)} more` : '';
+  const end = `end it now with select pg_cancel_backend(${h.pid}) (an interrupted index build is rebuilt by the rerun), then rerun`;
+  return new BoosterzError(
+    serverEndsIt
+      ? `the run holding the migration lock has gone (its heartbeat stopped), but its session pid ${h.pid} still runs after ${seconds(waitedMs)}: ${what}`
+      : `the run holding the migration lock has gone (its heartbeat stopped); its session pid ${h.pid} goes on until its statement ends${left}: ${what}`,
+    ExitCode.locked,
+    serverEndsIt
+      ? ['the server should have ended it (client_connection_check_interval)', end]
+      : ['this PostgreSQL (before 14) cannot notice a dead client during a statement: wait (--lock-wait 30m), or ' + end],
+    { holder: h, orphaned: true },
+  );
+}
+
 /**
  * Takes the session advisory lock on a reserved connection, waiting up to waitMs,
- * then runs fn and unlocks. On timeout: exit 4 naming who holds the lock.
+ * then runs fn and unlocks. On timeout: exit 4 naming who holds the lock. With an orphan
+ * policy, a holder whose run has gone is waited for (bounded) to end by itself: never
+ * disturbed, and a live holder never is either.
  */
 export async function withAdvisoryLock<T>(
   conn: ReservedSql,
@@ -54,11 +83,27 @@ export async function withAdvisoryLock<T>(
   onWait: (holder: LockHolder | undefined) => void,
   fn: () => Promise<T>,
   signal?: AbortSignal,
+  orphan?: OrphanPolicy,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
   let announced = false;
+  let orphaned: { pid: number; since: number; serverEndsIt: boolean } | undefined;
   while (!(await tryLock(conn, key))) {
     const holder = await lockHolder(conn, key);
+    const l = holder && orphan ? await holderLiveness(conn, holder.pid) : undefined;
+    if (holder && orphan && l && !l.alive) {
+      if (orphaned?.pid !== holder.pid) {
+        orphaned = { pid: holder.pid, since: Date.now(), serverEndsIt: await checksDeadClients(conn) };
+        if (orphaned.serverEndsIt) orphan.onOrphan(holder, l, orphan.waitMs);
+      }
+      const waited = Date.now() - orphaned.since;
+      if (!orphaned.serverEndsIt || (waited >= orphan.waitMs && Date.now() >= deadline))
+        throw orphanError(holder, l, orphaned.serverEndsIt, waited);
+      await new Promise((r) => setTimeout(r, 200));
+      if (signal?.aborted)
+        throw new BoosterzError('interrupted while waiting for the migration lock: nothing was changed', ExitCode.interrupted);
+      continue;
+    }
     if (Date.now() >= deadline) {
       const who = holder ? describeHolder(holder) : 'a session that has just released it';
       throw new BoosterzError(

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { splitHosts } from './hosts.js';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { Duplex } from 'node:stream';
@@ -98,7 +99,7 @@ export function sslPlan(p: SslParams, home = homedir()): SslPlan {
 export function splitSslParams(url: string): { url: string; params: SslParams } {
   const params: SslParams = {};
   for (const name of PARAM_NAMES) {
-    const v = new URL(url).searchParams.get(name);
+    const v = new URL(splitHosts(url).single).searchParams.get(name);
     if (v !== null) params[name] = v;
   }
   const q = url.indexOf('?');

@@ -10,7 +10,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((opts: { version: number }) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
-        const { sql, where } = await connect(ctx, 'baseline');
+        const { sql, where } = await connect(ctx, 'baseline', undefined, 'write');
         const r = await baseline(sql, {
           ...migrationDirs(ctx),
           emit: progress.handle,

@@ -5,12 +5,15 @@ import { cleanup } from '../../core/maintenance/cleanup.js';
 import type { Sql } from '../../db/connection.js';
 import { LockKey, withJobLock } from '../../db/lock.js';
 import { withSession } from '../../db/session.js';
-import { durationArg, intArg } from '../args.js';
+import { addLagOption, durationArg, intArg } from '../args.js';
+import { replicaGate } from '../throttle.js';
+import type { LagLimit } from '../../core/engine/types.js';
 import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { table } from '../render.js';
 
 export function register(cmd: Command, run: RunCommand): void {
+  addLagOption(cmd, 'each batch');
   cmd
     .option('--dry-run', 'count what the retention policy would delete, per table; delete nothing')
     .addOption(new Option('--batch-size <n>', 'rows per table per short transaction').default(5000).argParser(intArg('--batch-size', 1)))
@@ -20,15 +23,16 @@ export function register(cmd: Command, run: RunCommand): void {
         'start no new batch after this long (the first batch always runs; the next run continues)',
       ).argParser(durationArg('--max-runtime')),
     )
-    .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number }) =>
+    .action((o: { dryRun?: boolean; batchSize: number; maxRuntime?: number; maxReplicaLag: LagLimit | null }) =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'cleanup');
+        const { sql } = await connect(ctx, 'cleanup', undefined, 'write');
         const work = (db: Sql) =>
           cleanup(db, {
             dryRun: o.dryRun,
             batchSize: o.batchSize,
             maxRuntimeMs: o.maxRuntime,
             signal: ctx.signal,
+            beforeBatch: o.dryRun ? undefined : replicaGate(ctx.out, sql, o.maxReplicaLag),
             onBatch: (b) =>
               ctx.out.verbose(
                 `batch ${b.batch}: ${Object.entries(b.deleted)

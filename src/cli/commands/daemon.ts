@@ -4,7 +4,8 @@ import { Daemon, type DaemonEvent } from '../../core/daemon/daemon.js';
 import { serveMetrics } from '../../core/daemon/metrics.js';
 import { checkCron, checkTimezone, hostTimezone } from '../../core/daemon/schedule.js';
 import { BoosterzError, ExitCode } from '../../errors.js';
-import { durationArg, intArg } from '../args.js';
+import { addLagOption, durationArg, intArg } from '../args.js';
+import type { LagLimit } from '../../core/engine/types.js';
 import { connect, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 
@@ -16,6 +17,7 @@ interface DaemonFlags {
   shutdownTimeout: number;
   historyDays: number;
   metricsPort?: number;
+  maxReplicaLag: LagLimit | null;
 }
 
 function line(e: DaemonEvent): string {
@@ -45,10 +47,15 @@ function line(e: DaemonEvent): string {
       return e.reason ?? 'listening';
     case 'daemon:stop':
       return 'daemon stopped';
+    case 'role':
+      return `role: ${e.role} (${e.reason})`;
+    case 'throttle':
+      return `${who}throttled before ${e.reason}`;
   }
 }
 
 export function register(cmd: Command, run: RunCommand): void {
+  addLagOption(cmd, "each of the jobs' batches and refreshes");
   cmd
     .option('--refresh-cron <expr>', 'when to refresh stale materialized views (5 fields, or 6 with seconds)', '0 * * * *')
     .option('--cleanup-cron <expr>', 'when to apply the retention policy', '0 3 * * *')
@@ -73,7 +80,7 @@ export function register(cmd: Command, run: RunCommand): void {
         checkCron('--cleanup-cron', o.cleanupCron);
         const timezone = o.timezone ?? hostTimezone();
         checkTimezone(timezone);
-        const { sql } = await connect(ctx, 'daemon');
+        const { sql } = await connect(ctx, 'daemon', undefined, 'daemon');
         const emit = (e: DaemonEvent) => {
           if (ctx.out.json) ctx.out.jsonLine({ ts: new Date().toISOString(), ...e });
           else ctx.out.result(`${new Date().toISOString()} ${line(e)}`);
@@ -85,6 +92,7 @@ export function register(cmd: Command, run: RunCommand): void {
           refreshDebounceMs: o.refreshDebounce,
           shutdownTimeoutMs: o.shutdownTimeout,
           historyDays: o.historyDays,
+          maxReplicaLag: o.maxReplicaLag,
           onEvent: emit,
         });
         const metrics = o.metricsPort

@@ -6,9 +6,9 @@ import { bench } from '../../core/bench/bench.js';
 import { verify } from '../../core/checks/verify.js';
 import { unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
-import { createClient, onDatabase } from '../../db/connection.js';
+import { createClient, describeTarget, onDatabase } from '../../db/connection.js';
 import { intArg, numberArg } from '../args.js';
-import { connectionTarget, migrationDirs, type RunCommand } from '../context.js';
+import { checkTopology, connectionTarget, migrationDirs, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
 import { renderBench } from '../render-bench.js';
@@ -30,6 +30,7 @@ export function register(cmd: Command, run: RunCommand): void {
         const server = await connectionTarget(ctx);
         const admin = createClient(server, { command: 'demo', max: 1, onNotice: () => undefined });
         try {
+          await checkTopology(admin, 'demo', describeTarget(server), 'write');
           await admin`drop database if exists ${admin(DEMO_DB)} with (force)`;
           await admin`create database ${admin(DEMO_DB)}`;
         } finally {

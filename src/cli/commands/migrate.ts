@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
-import { addLockOptions, durationArg, intArg, type LockFlags } from '../args.js';
+import { addLockOptions, durationArg, intArg, addLagOption, type LockFlags } from '../args.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
@@ -15,6 +15,7 @@ interface MigrateFlags extends LockFlags {
   blockerWarn: number;
   maxTransactionAge: number;
   orphans?: 'detach';
+  maxReplicaLag: { ms: number } | { bytes: number } | null;
 }
 
 export function register(cmd: Command, run: RunCommand): void {
@@ -28,6 +29,7 @@ export function register(cmd: Command, run: RunCommand): void {
         .argParser(durationArg('--max-transaction-age')),
     )
     .option('--no-lint', 'do not refuse pending migrations that break a lint rule');
+  addLagOption(cmd, 'each statement');
   addLockOptions(cmd)
     .addOption(
       new Option('--blocker-warn <duration>', 'say who an index build waits for after this long')
@@ -42,7 +44,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .action((opts: MigrateFlags) =>
       run(async (ctx) => {
         const progress = new ProgressRenderer(ctx.out);
-        const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }));
+        const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }), 'write');
         const r = await migrate(sql, {
           ...migrationDirs(ctx),
           emit: progress.handle,
@@ -58,6 +60,7 @@ export function register(cmd: Command, run: RunCommand): void {
           lockRetries: opts.lockRetries,
           blockerWarnMs: opts.blockerWarn,
           maxTransactionAgeMs: opts.maxTransactionAge,
+          maxReplicaLag: opts.maxReplicaLag,
         }).finally(() => progress.pause());
         if (ctx.out.json) {
           ctx.out.jsonLine({

@@ -16,6 +16,14 @@ const cut = (q: string, n: number) => {
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 };
 
+/** Reports run anywhere; on a hot standby they describe that standby's own statistics, and say so. */
+async function reportConnect(ctx: CommandContext) {
+  const { sql, where, role } = await connect(ctx, 'report');
+  if (role === 'standby')
+    ctx.out.info(`${where} is a hot standby: these are its own statistics (its queries and index scans), not the primary's`);
+  return sql;
+}
+
 export function register(cmd: Command, run: RunCommand): void {
   cmd
     .command('slow-queries')
@@ -36,7 +44,7 @@ export function register(cmd: Command, run: RunCommand): void {
     )
     .action((o: { minMeanMs: number; minCalls: number; limit: number; sort: 'total' | 'mean' | 'calls'; failMeanMs?: number }) =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'report');
+        const sql = await reportConnect(ctx);
         const r = await slowQueries(sql, o);
         const over = r.over?.count ?? 0;
         if (ctx.out.json) ctx.out.jsonLine({ ...r, failMeanMs: o.failMeanMs ?? null });
@@ -76,7 +84,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .description('indexes with 0 scans that no constraint or foreign key needs (prints the DROP, never runs it)')
     .action(() =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'report');
+        const sql = await reportConnect(ctx);
         const r = await unusedIndexes(sql, sqlDir(ctx));
         if (ctx.out.json) return void ctx.out.jsonLine(r);
         if (r.statsTooYoung) {
@@ -110,7 +118,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .description('indexes whose columns are a leading prefix of another index on the same table')
     .action(() =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'report');
+        const sql = await reportConnect(ctx);
         const r = await duplicateIndexes(sql, sqlDir(ctx));
         if (ctx.out.json) return void ctx.out.jsonLine({ indexes: r });
         if (!r.length) return void ctx.out.result('no duplicate index');
@@ -130,7 +138,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .description('INVALID indexes left by failed or cancelled CONCURRENTLY builds (builds in progress excluded)')
     .action(() =>
       run(async (ctx) => {
-        const { sql } = await connect(ctx, 'report');
+        const sql = await reportConnect(ctx);
         const r = await invalidIndexes(sql, sqlDir(ctx));
         if (ctx.out.json) return void ctx.out.jsonLine({ indexes: r });
         if (!r.length) return void ctx.out.result('no invalid index');

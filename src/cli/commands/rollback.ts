@@ -28,7 +28,7 @@ export function register(cmd: Command, run: RunCommand): void {
   addLockOptions(cmd).action((opts: { to?: number; steps?: number; dryRun?: boolean; yes?: boolean } & LockFlags) =>
     run(async (ctx) => {
       const progress = new ProgressRenderer(ctx.out);
-      const { sql, where } = await connect(ctx, 'rollback', (m) => progress.handle({ type: 'notice', message: m }));
+      const { sql, where } = await connect(ctx, 'rollback', (m) => progress.handle({ type: 'notice', message: m }), 'write');
       const base = {
         ...migrationDirs(ctx),
         emit: progress.handle,

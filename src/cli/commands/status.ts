@@ -19,10 +19,11 @@ const colour: Record<string, (s: string) => string> = {
 export function register(cmd: Command, run: RunCommand): void {
   cmd.action(() =>
     run(async (ctx) => {
-      const { sql, where } = await connect(ctx, 'status');
+      const { sql, where, role } = await connect(ctx, 'status');
       const s = await status(sql, migrationDirs(ctx));
+      if (role === 'standby') ctx.out.info(`${where} is a hot standby: this is the history it has replayed from the primary`);
       if (ctx.out.json) {
-        ctx.out.jsonLine({ database: where, ...s });
+        ctx.out.jsonLine({ database: where, role, ...s });
         return;
       }
       const rows = s.lines.map((l) => {

@@ -8,13 +8,17 @@ import { connect, migrationDirs, type RunCommand } from '../context.js';
 export function register(cmd: Command, run: RunCommand): void {
   cmd.action(() =>
     run(async (ctx) => {
-      const { sql, where } = await connect(ctx, 'verify');
-      const checks = await verify(sql, { ...migrationDirs(ctx), sqlDir: join(ctx.packageRoot, 'src/sql') });
+      const { sql, where, role } = await connect(ctx, 'verify');
+      const standby = role === 'standby';
+      if (standby) ctx.out.info(`${where} is a hot standby: the checks read what it has replayed; probes that write are skipped`);
+      const checks = await verify(sql, { ...migrationDirs(ctx), sqlDir: join(ctx.packageRoot, 'src/sql'), standby });
       const ok = checks.every((c) => c.ok);
-      if (ctx.out.json) ctx.out.jsonLine({ ok, database: where, checks });
+      if (ctx.out.json) ctx.out.jsonLine({ ok, database: where, role, checks });
       else {
         for (const c of checks)
-          ctx.out.result(`${c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`);
+          ctx.out.result(
+            `${c.skipped ? chalk.yellow('-') : c.ok ? chalk.green('✓') : chalk.red('✗')} ${c.name}${c.detail ? chalk.dim(` — ${c.detail}`) : ''}`,
+          );
         ctx.out.result(
           ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`,
         );

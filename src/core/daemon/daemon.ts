@@ -4,6 +4,9 @@ import type { Sql } from '../../db/connection.js';
 import { LockKey, tryLock, unlock } from '../../db/lock.js';
 import { openSession, type Session } from '../../db/session.js';
 import { isConnectionLoss } from '../../errors.js';
+import { serverRole, type ServerRole } from '../../db/topology.js';
+import { DEFAULT_MAX_REPLICA_LAG, ReplicaThrottle } from '../engine/replicas.js';
+import type { LagLimit } from '../engine/types.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
 import {
@@ -32,7 +35,9 @@ export interface DaemonEvent {
     | 'notify'
     | 'db:down'
     | 'db:up'
-    | 'listen';
+    | 'listen'
+    | 'role'
+    | 'throttle';
   job?: JobName;
   trigger?: 'schedule' | 'notify';
   tick?: string;
@@ -45,6 +50,8 @@ export interface DaemonEvent {
   /** job:abandoned: the job_runs ids closed as failed. */
   runs?: number[];
   schedules?: { job: JobName; cron: string; timezone: string }[];
+  /** role: what the server the daemon is connected to is now. */
+  role?: ServerRole;
 }
 
 export interface DaemonOptions {
@@ -60,6 +67,8 @@ export interface DaemonOptions {
   /** cleanup's own limits per run. */
   cleanupBatchSize?: number;
   cleanupMaxRuntimeMs?: number;
+  /** The jobs wait before each batch or refresh while a standby lags more than this (default 30 s; null: never). */
+  maxReplicaLag?: LagLimit | null;
   onEvent: (e: DaemonEvent) => void;
 }
 
@@ -97,6 +106,8 @@ export class Daemon {
     cleanup: { runs: {}, durationSumS: 0, durationCount: 0 },
   };
   dbUp = false;
+  /** What the server is: a daemon on a hot standby stays up and runs no job until the node is promoted. */
+  role: ServerRole | 'unknown' = 'unknown';
   private tasks: ScheduledTask[] = [];
   private running = new Map<JobName, { abort: AbortController; done: Promise<void> }>();
   private debounce?: NodeJS.Timeout;
@@ -124,7 +135,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.ping();
-    if (this.dbUp) await this.sweepAbandoned();
+    if (this.dbUp && this.role === 'primary') await this.sweepAbandoned();
     for (const s of this.schedules) {
       this.tasks.push(
         schedule(s.cron, (ctx) => void this.run(s.job, 'schedule', ctx.date), { timezone: s.timezone, name: `boosterz-${s.job}` }),
@@ -154,6 +165,11 @@ export class Daemon {
   private async ping(): Promise<void> {
     try {
       const db = await this.db();
+      if ((await this.checkRole(db)) === 'standby') {
+        if (!this.dbUp) this.o.onEvent({ event: 'db:up' });
+        this.dbUp = true;
+        return;
+      }
       await ensureJobTables(db);
       await recordSchedules(db, this.host, this.pid, this.schedules);
       await this.flushUnrecorded(db);
@@ -163,6 +179,33 @@ export class Daemon {
       if (this.dbUp || !this.heartbeat) this.o.onEvent({ event: 'db:down', error: (err as Error).message });
       this.dbUp = false;
     }
+  }
+
+  /**
+   * Reads the server's role and reports a change: to `standby` (no job runs, no LISTEN: a
+   * standby refuses both), or to `primary` (promoted: abandoned runs are swept, LISTEN starts,
+   * and the next tick runs).
+   */
+  private async checkRole(db: Sql): Promise<ServerRole> {
+    const role = await serverRole(db);
+    const was = this.role;
+    if (role === was) return role;
+    this.role = role;
+    if (role === 'standby') {
+      this.o.onEvent({ event: 'role', role, reason: 'connected to a hot standby: no job runs here until it is promoted' });
+    } else {
+      this.o.onEvent({
+        event: 'role',
+        role,
+        reason: was === 'standby' ? 'promoted to primary: jobs run from the next tick' : 'connected to the primary',
+      });
+      if (was === 'standby') {
+        await ensureJobTables(db);
+        await this.sweepAbandoned();
+        if (!this.listener && !this.relisten) void this.listen();
+      }
+    }
+    return role;
   }
 
   /** At start: closes the runs a dead daemon left `running` (each job whose lock is free). */
@@ -227,6 +270,11 @@ export class Daemon {
     let s: Session | undefined;
     try {
       s = await openSession(this.sql, { name: 'listen', onNotify: (channel, view) => channel === CHANNEL && this.onNotify(view) });
+      if ((await serverRole(s.sql)) === 'standby') {
+        // a standby refuses LISTEN: the promotion (checkRole) starts it
+        await s.close();
+        return;
+      }
       await s.sql.unsafe(`listen ${CHANNEL}`);
     } catch (err) {
       await s?.close();
@@ -289,6 +337,10 @@ export class Daemon {
       // the job's own session: it takes the lock and runs every statement of the job
       session = await openSession(this.sql, { name: `${job}-job` });
       const db = session.sql;
+      if ((await this.checkRole(db)) === 'standby') {
+        this.count(job, 'skipped');
+        return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'this node is a hot standby' });
+      }
       if (!(await tryLock(db, KEYS[job]))) {
         this.count(job, 'skipped');
         return this.o.onEvent({ ...base, event: 'job:skipped', outcome: 'skipped', reason: 'running elsewhere' });
@@ -343,11 +395,24 @@ export class Daemon {
 
   /** The job's statements, all on its session `db`. */
   private async work(job: JobName, db: Sql, signal: AbortSignal): Promise<number> {
+    const limit = this.o.maxReplicaLag === undefined ? DEFAULT_MAX_REPLICA_LAG : this.o.maxReplicaLag;
+    const throttle = limit
+      ? new ReplicaThrottle(this.sql, limit, (e) => {
+          if (e.type === 'throttle' && e.waitedMs === 0)
+            this.o.onEvent({ event: 'throttle', job, reason: `${e.before}: standby ${e.standby} lags more than ${e.limit}, waiting` });
+        })
+      : undefined;
+    const gate = throttle ? (what: string, s?: AbortSignal) => throttle.wait(what, s) : undefined;
     if (job === 'refresh') {
-      const r = await refreshViews(db, { signal });
+      const r = await refreshViews(db, { signal, beforeRefresh: gate });
       return r.refreshed.length;
     }
-    const r = await cleanup(db, { signal, batchSize: this.o.cleanupBatchSize, maxRuntimeMs: this.o.cleanupMaxRuntimeMs });
+    const r = await cleanup(db, {
+      signal,
+      batchSize: this.o.cleanupBatchSize,
+      maxRuntimeMs: this.o.cleanupMaxRuntimeMs,
+      beforeBatch: gate,
+    });
     await pruneRuns(db, this.o.historyDays);
     return Object.values(r.tables).reduce((a, b) => a + b, 0);
   }

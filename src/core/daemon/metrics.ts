@@ -28,6 +28,9 @@ export function metricsText(d: Daemon): string {
     '# HELP boosterz_database_up 1 when the last check of the database succeeded.',
     '# TYPE boosterz_database_up gauge',
     `boosterz_database_up ${d.dbUp ? 1 : 0}`,
+    '# HELP boosterz_database_role The role of the server the daemon is connected to (1 for the current one); jobs run on a primary only.',
+    '# TYPE boosterz_database_role gauge',
+    ...(['primary', 'standby', 'unknown'] as const).map((r) => `boosterz_database_role{role="${r}"} ${d.role === r ? 1 : 0}`),
   );
   return `${lines.join('\n')}\n`;
 }
@@ -38,7 +41,9 @@ export function serveMetrics(d: Daemon, port: number, host = '0.0.0.0'): Promise
     if (req.url === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText(d));
     } else if (req.url === '/healthz') {
-      res.writeHead(d.dbUp ? 200 : 503, { 'content-type': 'text/plain' }).end(d.dbUp ? 'ok\n' : 'database unreachable\n');
+      res
+        .writeHead(d.dbUp ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(d.dbUp ? `ok\nrole: ${d.role}\n` : `database unreachable\nrole: ${d.role}\n`);
     } else res.writeHead(404).end();
   });
   return new Promise((resolve, reject) => {

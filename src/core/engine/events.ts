@@ -1,9 +1,19 @@
+import type { ReplicationPreflight, ThrottleEvent } from './replicas.js';
 import type { Blocker, Direction, OrphanCount, SessionInfo, StatementRef, WriterRole } from './types.js';
 
 /** What the engine reports while it works; the CLI renders these as spinners, lines or NDJSON. */
 export type EngineEvent =
   | { type: 'run:start'; command: 'migrate' | 'rollback'; versions: number[]; statements: number; database: string }
   | { type: 'lock:wait'; holder?: { pid: number; application_name: string; since: Date | null } }
+  | {
+      type: 'lock:orphan';
+      holder: { pid: number; application_name: string; since: Date | null };
+      query?: string;
+      runningMs?: number;
+      phase?: string;
+      pct?: number;
+      waitMs: number;
+    }
   | {
       type: 'migration:start';
       version: number;
@@ -30,6 +40,8 @@ export type EngineEvent =
   | ({ type: 'retry'; attempt: number; of: number; delayMs: number; reason: string } & StatementRef)
   | { type: 'preflight'; sessions: SessionInfo[]; orphans: OrphanCount[]; writers: WriterRole[] }
   | { type: 'orphans:detached'; table: string; column: string; rows: number }
+  | ({ type: 'replicas'; limit: string | null } & ReplicationPreflight)
+  | Exclude<ThrottleEvent, { type: 'warning' }>
   | { type: 'notice'; message: string }
   | { type: 'warning'; message: string };
 

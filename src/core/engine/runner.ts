@@ -29,6 +29,11 @@ export interface RunContext extends LockPolicy {
   /** Position of the first statement of this script in the whole run. */
   offset: number;
   total: number;
+  /**
+   * Called right before each statement starts (before the transaction of a migration that runs
+   * in one), e.g. to wait for lagging standbys; it returns early when the signal fires.
+   */
+  beforeStatement?: (r: StatementRef, signal?: AbortSignal) => Promise<void>;
 }
 
 /** VALIDATE CONSTRAINT must commit on its own: in the transaction of the ADD it would hold the ADD's strong lock while scanning. */
@@ -149,6 +154,7 @@ const setLocalLockTimeout = (ctx: RunContext) => ctx.conn`select set_config('loc
 /** All statements in one transaction, with the history change: all or nothing. A lock timeout retries the whole transaction. */
 async function runTransactional(s: Script, ctx: RunContext): Promise<void> {
   const { conn, emit, signal } = ctx;
+  if (s.statements[0]) await ctx.beforeStatement?.(ref(s, s.statements[0], ctx), signal);
   checkAbort(signal, `before ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}`);
   let current: Statement | undefined;
   try {
@@ -525,6 +531,7 @@ async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
       emit({ type: 'statement:skip', ...r, reason: 'completed by an earlier run' });
       continue;
     }
+    await ctx.beforeStatement?.(r, signal);
     checkAbort(signal, `before statement ${st.index + 1} of ${s.version}`);
     const t0 = performance.now();
     emit({ type: 'statement:start', ...r });

@@ -91,3 +91,6 @@ export interface WriterRole {
   /** What the run changes for this role, one line each. */
   effects: string[];
 }
+
+/** --max-replica-lag: a size of WAL not yet replayed, or a duration. */
+export type LagLimit = { bytes: number } | { ms: number };

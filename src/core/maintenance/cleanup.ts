@@ -9,6 +9,8 @@ export interface CleanupOptions {
   maxRuntimeMs?: number;
   signal?: AbortSignal;
   onBatch?: (b: { batch: number; deleted: Record<string, number> }) => void;
+  /** Called before each batch (e.g. to wait for lagging standbys); returns early when the signal fires. */
+  beforeBatch?: (what: string, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface CleanupResult {
@@ -90,6 +92,7 @@ export async function cleanup(sql: Sql | ReservedSql, o: CleanupOptions = {}): P
     stoppedBy,
   });
   for (;;) {
+    await o.beforeBatch?.(`cleanup batch ${batches + 1}`, o.signal);
     if (o.signal?.aborted) return result('interrupted');
     let rows: { table_name: string; rows_deleted: string }[];
     try {

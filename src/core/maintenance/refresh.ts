@@ -41,6 +41,8 @@ export interface RefreshOptions {
   signal?: AbortSignal;
   onView?: (r: ViewRefresh) => void;
   onWarning?: (message: string) => void;
+  /** Called before each view's refresh (e.g. to wait for lagging standbys); returns early when the signal fires. */
+  beforeRefresh?: (what: string, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Table where the freshness triggers mark views stale (created by the migrations). */
@@ -119,6 +121,7 @@ export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ 
   }
   const refreshed: ViewRefresh[] = [];
   for (const v of chosen) {
+    await o.beforeRefresh?.(`the refresh of ${v.schema}.${v.name}`, o.signal);
     if (o.signal?.aborted) break;
     let mode: ViewRefresh['mode'] = 'concurrently';
     let reason: string | undefined;
