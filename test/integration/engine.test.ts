@@ -13,8 +13,9 @@ afterEach(async () => {
 });
 
 const basic = dirArgs(fixture('basic'));
-/** The NDJSON event of a run that has started statement 2 of the slow fixture (its pg_sleep): it holds the migration lock. */
-const SLEEPING = /"type":"statement:start"[^\n]*"index":1\b/;
+/** The advisory lock key the slow fixture's second statement waits for; and the NDJSON event of a run that has reached it (it holds the migration lock). */
+const GATE = 4242;
+const AT_GATE = /"type":"statement:start"[^\n]*"index":1\b/;
 const cli = cliOn(() => db.url);
 const tables = async () =>
   (await db.sql<{ t: string }[]>`select table_name as t from information_schema.tables where table_schema = 'public' order by 1`).map(
@@ -212,26 +213,40 @@ describe('failures', () => {
 
   it('two concurrent runs: one waits for nothing and exits 4 naming the holder; nothing is applied twice', async () => {
     const f = await tempFixture(undefined, {
-      'migrations/0001_slow.sql': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(3);\nINSERT INTO slow VALUES (1);\n',
+      'migrations/0001_slow.sql': `CREATE TABLE slow (id int);\nSELECT pg_advisory_xact_lock(${GATE});\nINSERT INTO slow VALUES (1);\n`,
       'rollback/0001_slow.sql': 'DROP TABLE IF EXISTS slow;\n',
     });
-    // the second run starts once the first holds the lock (it is in its pg_sleep)
-    const a = (await runCliUntil(['-d', db.url, 'migrate', '--json', ...dirArgs(f)], SLEEPING)).result;
-    const b = await cli(['migrate', ...dirArgs(f)]);
-    const ra = await a;
-    expect(ra.code).toBe(0);
-    expect(b.code).toBe(4);
-    expect(b.stderr.split('\n')[0]).toMatch(/another run holds the migration lock: pid \d+ \(boosterz-db\/migrate.*since \d{4}-/);
-    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from slow`;
-    expect(n).toBe(1);
-    // with --lock-wait the second run queues behind the first, then finds nothing to do
-    expect((await cli(['rollback', '--to', '0', '--yes', ...dirArgs(f)])).code).toBe(0);
-    const c = (await runCliUntil(['-d', db.url, 'migrate', '--json', ...dirArgs(f)], SLEEPING)).result;
-    const d = await cli(['migrate', '--lock-wait', '20', ...dirArgs(f)]);
-    expect((await c).code).toBe(0);
-    expect(d.code).toBe(0);
-    expect(d.stderr).toMatch(/waiting for the migration lock held by pid \d+ \(boosterz-db\/migrate\)/);
-    expect(d.stdout).toMatch(/nothing to do/);
+    // the first run holds the migration lock and waits at the gate (an advisory lock this test holds) until the second has run
+    const gate = await db.sql.reserve();
+    const slow = ['-d', db.url, 'migrate', '--json', '--lock-timeout', '5m', ...dirArgs(f)];
+    try {
+      await gate`select pg_advisory_lock(${GATE})`;
+      const a = (await runCliUntil(slow, AT_GATE)).result;
+      const b = await cli(['migrate', ...dirArgs(f)]);
+      await gate`select pg_advisory_unlock(${GATE})`;
+      const ra = await a;
+      expect(ra.code).toBe(0);
+      expect(b.code).toBe(4);
+      expect(b.stderr.split('\n')[0]).toMatch(/another run holds the migration lock: pid \d+ \(boosterz-db\/migrate.*since \d{4}-/);
+      const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from slow`;
+      expect(n).toBe(1);
+      // with --lock-wait the second run queues behind the first, then finds nothing to do
+      expect((await cli(['rollback', '--to', '0', '--yes', ...dirArgs(f)])).code).toBe(0);
+      await gate`select pg_advisory_lock(${GATE})`;
+      const c = (await runCliUntil(slow, AT_GATE)).result;
+      const d = await runCliUntil(
+        ['-d', db.url, 'migrate', '--lock-wait', '20', ...dirArgs(f)],
+        /waiting for the migration lock held by pid \d+ \(boosterz-db\/migrate\)/,
+      );
+      await gate`select pg_advisory_unlock(${GATE})`;
+      expect((await c).code).toBe(0);
+      const rd = await d.result;
+      expect(rd.code).toBe(0);
+      expect(rd.stdout).toMatch(/nothing to do/);
+    } finally {
+      await gate`select pg_advisory_unlock_all()`;
+      gate.release();
+    }
   });
 });
 
