@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { ReservedSql } from '../../db/connection.js';
+import { BoosterzError, ExitCode } from '../../errors.js';
+import type { Emit } from './events.js';
+import type { ProgressMonitor } from './monitor.js';
+import type { Script, Statement, StatementRef } from './types.js';
+
+/** How statements that take strong locks behave (see README "Lock discipline"). */
+export interface LockPolicy {
+  /** lock_timeout for statements that take strong locks (ms, default 2000). */
+  lockTimeoutMs?: number;
+  /** Retries after a lock timeout (55P03), with exponential backoff and jitter (default 10). */
+  lockRetries?: number;
+  /** First retry delay in ms (default 500), doubled each time, capped at 30 s. */
+  retryBaseMs?: number;
+}
+
+export interface RunContext extends LockPolicy {
+  conn: ReservedSql;
+  emit: Emit;
+  signal?: AbortSignal;
+  monitor?: ProgressMonitor;
+  /** Set orphan foreign-key values to NULL (saved in boosterz_db.orphan_audit) before validating. */
+  detachOrphans?: boolean;
+  /** Position of the first statement of this script in the whole run. */
+  offset: number;
+  total: number;
+}
+
+export const statementChecksum = (st: Statement) => createHash('sha256').update(st.text).digest('hex').slice(0, 16);
+
+export class Interrupted extends BoosterzError {
+  constructor(where: string) {
+    super(`interrupted ${where}: stopped at a safe point, rerun to resume`, ExitCode.interrupted);
+  }
+}
+
+export function ref(s: Script, st: Statement, ctx: RunContext): StatementRef {
+  return {
+    n: ctx.offset + st.index + 1,
+    total: ctx.total,
+    version: s.version,
+    index: st.index,
+    line: st.line,
+    kind: st.kind,
+    target: st.target,
+    table: st.table,
+    transactional: st.transactional,
+  };
+}
+
+/** Runs one statement, cancelling it on the server if the signal fires; the monitor watches it. */
+export async function exec(ctx: RunContext, r: StatementRef | undefined, text: string): Promise<void> {
+  checkAbort(ctx.signal, 'before a statement started');
+  const q = ctx.conn.unsafe(text);
+  const cancel = () => void Promise.resolve(q.cancel() as unknown).catch(() => undefined);
+  ctx.signal?.addEventListener('abort', cancel, { once: true });
+  if (r) ctx.monitor?.watch(r);
+  try {
+    await q;
+  } finally {
+    ctx.monitor?.unwatch();
+    ctx.signal?.removeEventListener('abort', cancel);
+  }
+  // a statement that completed is kept (and journaled by the caller); the abort is honoured before the next one
+}
+
+export function checkAbort(signal: AbortSignal | undefined, where: string) {
+  if (signal?.aborted) throw new Interrupted(where);
+}
