@@ -12,6 +12,9 @@ import { compareIndexes, refuseIndexConflicts } from './engine/indexdef.js';
 import { writerRoles } from './engine/privileges.js';
 import type { OrphanCount, Script, SessionInfo, WriterRole } from './engine/types.js';
 import { withReserved } from '../db/session.js';
+import { capacity, reportCapacity } from './engine/capacity.js';
+import { Estimator } from './engine/estimator.js';
+import { planEstimate, scriptsMs, type PlanEstimate } from './engine/plan-estimates.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
@@ -27,6 +30,14 @@ export interface MigrateOptions extends EngineOptions, LockPolicy {
   orphans?: 'refuse' | 'detach';
   /** Warn about who an index build waits for after this long (ms, default 30 s). */
   blockerWarnMs?: number;
+  /** Index builds side by side in a statement-by-statement migration (default 1). */
+  parallel?: number;
+  /** End of the maintenance window (epoch ms): nothing that cannot finish before it is started (exit 7). */
+  deadline?: number;
+  /** The server's memory when it is not on this machine (for the --parallel memory check). */
+  serverMemoryBytes?: number;
+  /** The shipped SQL files (the tool's own tables). */
+  sqlDir?: string;
 }
 
 export interface TableStats {
@@ -46,6 +57,8 @@ export interface MigrateResult {
   orphans: OrphanCount[];
   /** Roles that write to the tables the run touches, and what the run means for them. */
   writers: WriterRole[];
+  /** Dry run: each statement's estimate, the total one at a time and with --parallel N. */
+  estimates?: PlanEstimate;
   totalMs: number;
 }
 
@@ -123,7 +136,12 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const plan = planLines(scripts);
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
   const pre = await preflight(sql, scripts, [pid]);
+  const parallel = Math.max(1, o.parallel ?? 1);
+  const cap = await capacity(sql, o.serverMemoryBytes);
+  if (parallel > 1) reportCapacity(parallel, cap, o.emit);
+  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts), parallel, cap.cores);
   return {
+    estimates,
     dryRun: true,
     versions: scripts.map((s) => s.version),
     migrations: [],
@@ -139,7 +157,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
   if (o.dryRun) return dryRun(sql, o);
   const t0 = performance.now();
   return withMigrationLock(sql, o, async (conn, files) => {
-    await ensureHistory(conn);
+    await ensureHistory(conn, { sqlDir: o.sqlDir });
     const history = await readHistory(conn);
     checkDrift(files, history);
     const pending = pendingUp(files, history, o.to);
@@ -167,13 +185,33 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     if (scripts.length) o.emit({ type: 'preflight', ...pre });
     refuseOldSessions(pre.sessions, o.yes, o.maxTransactionAgeMs ?? OLD_TRANSACTION_MS);
     if (o.orphans !== 'detach') refuseOrphans(pre.orphans);
+    const parallel = Math.max(1, o.parallel ?? 1);
+    const cap = await capacity(conn, o.serverMemoryBytes);
+    if (parallel > 1 && scripts.length) reportCapacity(parallel, cap, o.emit);
+    const estimator = await Estimator.load(conn, scripts);
+    if (o.deadline !== undefined && scripts.length) {
+      const estimateMs = scriptsMs(scripts, estimator, parallel, cap.cores);
+      o.emit({ type: 'window', deadline: new Date(o.deadline).toISOString(), leftMs: o.deadline - Date.now(), estimateMs });
+    }
     const monitor = new ProgressMonitor(sql, pid, o.emit, { blockerWarnMs: o.blockerWarnMs });
     monitor.start();
     const migrations: MigrateResult['migrations'] = [];
     try {
       let offset = 0;
-      for (const s of scripts) {
-        const durationMs = await runScript(s, { ...o, conn, monitor, detachOrphans: o.orphans === 'detach', offset, total });
+      for (const [i, s] of scripts.entries()) {
+        const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel, cap.cores);
+        const durationMs = await runScript(s, {
+          ...o,
+          conn,
+          pool: sql,
+          parallel,
+          estimator,
+          laterMs,
+          monitor,
+          detachOrphans: o.orphans === 'detach',
+          offset,
+          total,
+        });
         migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
         offset += s.statements.length;
       }

@@ -1,4 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
+import { sqlFile } from '../../db/sqlfiles.js';
 import { refusedError } from '../../errors.js';
 
 /** Schema that holds the tool's own bookkeeping; never part of the app's catalog. */
@@ -95,7 +96,7 @@ const quoteName = (n: string) => (/^[a-z_][a-z0-9_$]*$/.test(n) ? n : `"${n.repl
  * Creates the history schema and tables if missing. An existing database that has
  * tables but no history is refused: it must be baselined first.
  */
-export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean } = {}): Promise<void> {
+export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean; sqlDir?: string } = {}): Promise<void> {
   await refuseUnwritableHistory(db);
   if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
@@ -147,6 +148,7 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
     comment on table boosterz_db.orphan_audit is 'boosterz-db: foreign-key values set to NULL by migrate --orphans=detach; the rollback script restores them';
     comment on table boosterz_db.schema_history is 'boosterz-db: one row per migration applied, baselined, in progress or failed';
     comment on table boosterz_db.statement_journal is 'boosterz-db: completed statements of a migration that runs outside a transaction, for resume';`);
+  if (opts.sqlDir) await db.unsafe(`set local client_min_messages = warning;\n${await sqlFile(opts.sqlDir, 'tool/statement_stats.sql')}`);
 }
 
 export async function readHistory(db: Db): Promise<HistoryRow[]> {

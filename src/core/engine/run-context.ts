@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { ReservedSql } from '../../db/connection.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode } from '../../errors.js';
 import type { Emit } from './events.js';
+import type { Estimator } from './estimator.js';
 import type { ProgressMonitor } from './monitor.js';
 import type { Script, Statement, StatementRef } from './types.js';
 
@@ -25,6 +26,23 @@ export interface RunContext extends LockPolicy {
   /** Position of the first statement of this script in the whole run. */
   offset: number;
   total: number;
+  /** The backend of `conn` (the monitor watches it). */
+  pid?: number;
+  /** The pool the run's extra sessions are opened from (each parallel build runs on its own). */
+  pool?: Sql;
+  /** Index builds side by side (`--parallel N`, default 1). */
+  parallel?: number;
+  /** Estimates of the statements, calibrated as they complete. */
+  estimator?: Estimator;
+  /** End of the maintenance window (epoch ms): a statement whose estimate does not fit is not started (exit 7). */
+  deadline?: number;
+  /** Estimated time of the scripts after this one (for the run's ETA). */
+  laterMs?: number;
+  /**
+   * Called right before each statement starts (before each parallel build too; for a migration
+   * in one transaction, once before it begins, with its first statement); may wait.
+   */
+  beforeStatement?: (r: StatementRef, signal?: AbortSignal) => Promise<void>;
 }
 
 export const statementChecksum = (st: Statement) => createHash('sha256').update(st.text).digest('hex').slice(0, 16);
@@ -55,11 +73,11 @@ export async function exec(ctx: RunContext, r: StatementRef | undefined, text: s
   const q = ctx.conn.unsafe(text);
   const cancel = () => void Promise.resolve(q.cancel() as unknown).catch(() => undefined);
   ctx.signal?.addEventListener('abort', cancel, { once: true });
-  if (r) ctx.monitor?.watch(r);
+  if (r) ctx.monitor?.watch(r, ctx.pid);
   try {
     await q;
   } finally {
-    ctx.monitor?.unwatch();
+    if (r) ctx.monitor?.unwatch(r);
     ctx.signal?.removeEventListener('abort', cancel);
   }
   // a statement that completed is kept (and journaled by the caller); the abort is honoured before the next one
