@@ -199,6 +199,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     try {
       let offset = 0;
       for (const [i, s] of scripts.entries()) {
+        if (i) await estimator.readSizes(conn, [s]);
         const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel, cap.cores);
         const durationMs = await runScript(s, {
           ...o,

@@ -61,7 +61,7 @@ const waitingOnGate = async (pid: number) => {
 /** The build on `pid` waits, in its last phase, for the backend `on` (an older snapshot). */
 const waitsFor = async (pid: number, on: number) => {
   const [r] = await db.sql<{ phase: string | null; locker: number | null }[]>`
-    select phase, current_locker_pid as locker from pg_stat_progress_create_index where pid = ${pid}`;
+    select phase, current_locker_pid::int as locker from pg_stat_progress_create_index where pid = ${pid}`;
   return !!r && r.phase === 'waiting for old snapshots' && r.locker === on;
 };
 

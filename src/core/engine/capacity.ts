@@ -48,7 +48,9 @@ export function reportCapacity(parallel: number, c: Capacity, emit: Emit): void 
     message:
       `--parallel ${parallel}: up to ${parallel} index builds side by side may use ${parallel} × ${mb(c.maintenanceWorkMemBytes)} maintenance_work_mem = ${mb(total)}` +
       ` and up to ${parallel} × ${c.workersPerBuild} parallel workers (max_parallel_maintenance_workers)` +
-      (c.serverMemoryBytes ? `, on a server with ${mb(c.serverMemoryBytes)}` : '; server memory unknown (pass --server-memory to check it)'),
+      (c.serverMemoryBytes
+        ? `, on a server with ${mb(c.serverMemoryBytes)}`
+        : '; server memory unknown (pass --server-memory to check it)'),
   });
   if (c.serverMemoryBytes && total > c.serverMemoryBytes / 4) {
     emit({

@@ -1,6 +1,6 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { estimate, pickRate, type Estimate, type Sample, type Shape } from './estimates.js';
-import { statementChecksum } from './run-context.js';
+import { estimate, median, pickRate, type Estimate, type Sample, type Shape } from './estimates.js';
+import { statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
 
 type Db = Sql | ReservedSql;
@@ -47,6 +47,8 @@ const validates = (st: Statement) =>
  */
 export class Estimator {
   private readonly run: Sample[] = [];
+  /** Durations of the catalog-only statements of this run. */
+  private readonly small: number[] = [];
 
   private constructor(
     private readonly tables: Map<string, TableFacts>,
@@ -57,23 +59,7 @@ export class Estimator {
   ) {}
 
   static async load(db: Db, scripts: Script[]): Promise<Estimator> {
-    const names = new Set<string>();
-    for (const st of scripts.flatMap((s) => s.statements)) {
-      if (st.table) names.add(st.table);
-      if (st.node === 'CreateTableAsStmt' || st.node === 'ViewStmt') walk(st.ast.query, { tables: names, columns: [] });
-    }
     const tables = new Map<string, TableFacts>();
-    for (const t of names) {
-      const [r] = await db<{ pages: number; tuples: number; widths: Record<string, number> }[]>`
-        select pg_relation_size(c.oid)::float8 / 8192 as pages,
-               case when c.reltuples >= 0 then c.reltuples::float8 else pg_relation_size(c.oid)::float8 / 8192 * 60 end as tuples,
-               coalesce((select json_object_agg(a.attname, coalesce(s.avg_width, nullif(a.attlen, -1)::int, 16))
-                           from pg_attribute a left join pg_stats s
-                             on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
-                          where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '{}'::json) as widths
-          from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${t})`;
-      if (r) tables.set(t, { pages: r.pages, tuples: r.tuples, widths: r.widths });
-    }
     const [{ ok }] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.statement_stats') is not null as ok`;
     const history: Sample[] = [];
     const lastMs = new Map<string, number>();
@@ -88,7 +74,29 @@ export class Estimator {
         } else history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0 }, ms: r.ms });
       }
     }
-    return new Estimator(tables, history, lastMs, ok);
+    const e = new Estimator(tables, history, lastMs, ok);
+    await e.readSizes(db, scripts);
+    return e;
+  }
+
+  /** Reads the size of the tables the scripts touch (again before each migration: earlier ones may have created or filled them). */
+  async readSizes(db: Db, scripts: Script[]): Promise<void> {
+    const names = new Set<string>();
+    for (const st of scripts.flatMap((s) => s.statements)) {
+      if (st.table) names.add(st.table);
+      if (st.node === 'CreateTableAsStmt' || st.node === 'ViewStmt') walk(st.ast.query, { tables: names, columns: [] });
+    }
+    for (const t of names) {
+      const [r] = await db<{ pages: number; tuples: number; widths: Record<string, number> }[]>`
+        select pg_relation_size(c.oid)::float8 / 8192 as pages,
+               case when c.reltuples >= 0 then c.reltuples::float8 else pg_relation_size(c.oid)::float8 / 8192 * 60 end as tuples,
+               coalesce((select json_object_agg(a.attname, coalesce(s.avg_width, nullif(a.attlen, -1)::int, 16))
+                           from pg_attribute a left join pg_stats s
+                             on s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
+                          where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '{}'::json) as widths
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${t})`;
+      if (r) this.tables.set(t, { pages: r.pages, tuples: r.tuples, widths: r.widths });
+    }
   }
 
   shape(st: Statement): Shape {
@@ -127,14 +135,20 @@ export class Estimator {
 
   /** The estimate of a statement now (the rate moves as builds complete). */
   estimate(st: Statement): Estimate {
-    return estimate(this.shape(st), pickRate(this.run, this.history), this.lastMs.get(statementChecksum(st)));
+    const shape = this.shape(st);
+    const same = this.lastMs.get(statementChecksum(st));
+    if (shape.kind === 'small' && same === undefined && this.small.length >= 3)
+      return { ms: Math.round(median(this.small)!), source: 'this run' };
+    return estimate(shape, pickRate(this.run, this.history), same);
   }
 
   /** A statement completed: calibrates the rate for the next estimates. */
   observe(st: Statement, ms: number): void {
     const shape = this.shape(st);
-    if (shape.kind === 'small') this.lastMs.set(statementChecksum(st), ms);
-    else this.run.push({ shape, ms });
+    if (shape.kind === 'small') {
+      this.lastMs.set(statementChecksum(st), ms);
+      this.small.push(ms);
+    } else this.run.push({ shape, ms });
   }
 
   /** Keeps the statement's duration and its table's size for later runs (best effort). */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode } from '../../errors.js';
 import type { Emit } from './events.js';
@@ -45,7 +44,7 @@ export interface RunContext extends LockPolicy {
   beforeStatement?: (r: StatementRef, signal?: AbortSignal) => Promise<void>;
 }
 
-export const statementChecksum = (st: Statement) => createHash('sha256').update(st.text).digest('hex').slice(0, 16);
+export { statementChecksum } from './statements.js';
 
 export class Interrupted extends BoosterzError {
   constructor(where: string) {
