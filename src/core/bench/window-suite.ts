@@ -43,6 +43,8 @@ export interface WindowRun {
   /** The dry run's estimate of the whole run, made before it started. */
   estimatedMs?: number;
   statements?: number;
+  /** Each index build: its estimate when it started against what it took. */
+  builds?: { n: number; target?: string; estimateMs: number; actualMs: number }[];
 }
 
 export interface WindowSuiteResult {
@@ -86,6 +88,7 @@ async function timedMigrate(sql: Sql, o: WindowSuiteOptions, parallel: number): 
     ms,
     estimatedMs: parallel > 1 ? plan.estimates?.parallelMs : plan.estimates?.oneAtATimeMs,
     buildErrors: errorsOf(calibrated),
+    builds: builds.map((d) => ({ n: d.n, target: d.target, estimateMs: Math.round(d.estimateMs!), actualMs: Math.round(d.durationMs) })),
     allErrors: errorsOf(done.map((d) => ({ estimateMs: d.estimateMs!, actualMs: d.durationMs }))),
   };
 }
