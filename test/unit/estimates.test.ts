@@ -1,7 +1,10 @@
 import {
   DEFAULT_MS_PER_UNIT,
+  FIT_MIN,
   SMALL_MS,
   estimate,
+  features,
+  fitCosts,
   median,
   pickRate,
   rateOf,
@@ -11,6 +14,7 @@ import {
   type Shape,
 } from '../../src/core/engine/estimates.js';
 import { sizeArg, untilArg } from '../../src/cli/args.js';
+import { indexPredicate } from '../../src/core/engine/estimator.js';
 
 const build = (pages: number, tuples: number, o: Partial<Shape> = {}): Shape => ({
   kind: 'build',
@@ -62,6 +66,43 @@ describe('estimates', () => {
     const small = { ...build(0, 0), kind: 'small' as const };
     expect(estimate(small, pickRate([], []))).toEqual({ ms: SMALL_MS, source: 'fixed' });
     expect(estimate(small, pickRate([], []), 7)).toEqual({ ms: 7, source: 'same statement' });
+  });
+
+  it('with enough builds, fits a fixed cost, a cost per heap page and one per index entry page', () => {
+    const truth = (x: Shape) => {
+      const f = features(x);
+      return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
+    };
+    const shapes = [
+      build(10, 500),
+      build(1000, 50_000),
+      build(5000, 900_000, { keyWidth: 24 }),
+      build(20_000, 300_000),
+      build(300, 90_000, { partial: true, selectivity: 0.1 }),
+    ];
+    expect(shapes.length).toBe(FIT_MIN);
+    const fit = fitCosts(shapes.map((shape) => ({ shape, ms: truth(shape) })))!;
+    expect(fit[0]).toBeCloseTo(12, 3);
+    expect(fit[1]).toBeCloseTo(0.01, 6);
+    expect(fit[2]).toBeCloseTo(0.05, 6);
+    const big = build(100_000, 5_000_000);
+    expect(estimate(big, { msPerUnit: 1, source: 'this run', samples: 5, fit }).ms).toBeCloseTo(truth(big), -1);
+    expect(fitCosts(shapes.slice(1).map((shape) => ({ shape, ms: truth(shape) })))).toBeUndefined(); // too few
+  });
+
+  it('a cost that would come out negative is dropped, never negative', () => {
+    const shapes = [build(10, 500), build(1000, 50_000), build(5000, 900_000), build(20_000, 300_000), build(300, 90_000)];
+    const fit = fitCosts(shapes.map((shape, i) => ({ shape, ms: 5 + features(shape)[1] * 0.02 + (i % 2) })))!;
+    expect(fit.every((c) => c >= 0)).toBe(true);
+  });
+
+  it("a partial index's share of the rows counts; the index's WHERE is found outside parentheses and quotes", () => {
+    expect(workUnits(build(1000, 100_000, { partial: true, selectivity: 0.01 }))).toBeLessThan(
+      workUnits(build(1000, 100_000, { partial: true })),
+    );
+    expect(indexPredicate('(user_id, checklist_card_id) WHERE is_for_trade')).toBe('is_for_trade');
+    expect(indexPredicate("(lower(name)) WHERE note <> 'where' AND (a > 1)")).toBe("note <> 'where' AND (a > 1)");
+    expect(indexPredicate('(somewhere_id)')).toBeUndefined();
   });
 
   it('errors and medians', () => {

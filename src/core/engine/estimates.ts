@@ -15,6 +15,8 @@ export interface Shape {
   /** An expression in the key (evaluated per row) or a WHERE clause (fewer entries). */
   expression: boolean;
   partial: boolean;
+  /** Share of the rows a partial index holds (the planner's estimate of its WHERE); 1 when not partial. */
+  selectivity?: number;
 }
 
 /** A statement that completed: its shape and how long it took. */
@@ -30,6 +32,8 @@ export interface Rate {
   msPerUnit: number;
   source: RateSource;
   samples: number;
+  /** Fitted on at least FIT_MIN builds: fixed ms, ms per heap page, ms per page of index entries. */
+  fit?: [number, number, number];
 }
 
 export interface Estimate {
@@ -53,11 +57,61 @@ export const DEFAULT_MS_PER_UNIT = 1 / 16_384;
  * a scan reads the heap once.
  */
 export function workUnits(s: Shape): number {
-  const heap = s.pages * PAGE;
-  if (s.kind === 'scan') return heap;
-  if (s.kind === 'small') return 0;
-  const entries = s.tuples * (s.keyWidth + ENTRY_OVERHEAD) * (s.partial ? 0.5 : 1) * (s.expression ? 1.5 : 1);
-  return 2 * heap + entries;
+  const [, heap, entries] = features(s);
+  return (heap + entries) * PAGE;
+}
+
+/** [fixed, heap pages read, pages of index entries sorted and written]: what a statement's time is a sum of. */
+export function features(s: Shape): [number, number, number] {
+  if (s.kind === 'small') return [0, 0, 0];
+  if (s.kind === 'scan') return [0, s.pages, 0];
+  const share = s.partial ? (s.selectivity ?? 0.5) : 1;
+  const entries = (s.tuples * share * (s.keyWidth + ENTRY_OVERHEAD) * (s.expression ? 1.5 : 1)) / PAGE;
+  return [1, 2 * s.pages, entries];
+}
+
+/** Builds needed before the three costs are fitted rather than one rate. */
+export const FIT_MIN = 5;
+
+/** Solves a small linear system (Gaussian elimination); undefined when singular. */
+function solve(a: number[][], b: number[]): number[] | undefined {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]]);
+  for (let c = 0; c < n; c++) {
+    const p = m.slice(c).reduce((best, row, i) => (Math.abs(row[c]) > Math.abs(m[best][c]) ? c + i : best), c);
+    if (Math.abs(m[p][c]) < 1e-12) return undefined;
+    [m[c], m[p]] = [m[p], m[c]];
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = m[r][c] / m[c][c];
+      for (let k = c; k <= n; k++) m[r][k] -= f * m[c][k];
+    }
+  }
+  return m.map((row, i) => row[n] / row[i]);
+}
+
+/**
+ * Least squares on the relative error of each sample (a small build weighs as much as a big one),
+ * with no negative cost: a term that comes out negative is dropped and the rest fitted again.
+ */
+export function fitCosts(samples: Sample[]): [number, number, number] | undefined {
+  const rows = samples.filter((x) => x.shape.kind === 'build' && x.ms > 0).map((x) => ({ f: features(x.shape), y: x.ms }));
+  if (rows.length < FIT_MIN) return undefined;
+  let active = [0, 1, 2];
+  for (;;) {
+    const ata = active.map((i) => active.map((j) => rows.reduce((n, r) => n + (r.f[i] * r.f[j]) / (r.y * r.y), 0)));
+    const atb = active.map((i) => rows.reduce((n, r) => n + r.f[i] / r.y, 0));
+    const x = solve(ata, atb);
+    if (!x) return undefined;
+    const neg = x.findIndex((v) => v < 0);
+    if (neg < 0) {
+      const out: [number, number, number] = [0, 0, 0];
+      active.forEach((i, k) => (out[i] = x[k]));
+      return out[1] + out[2] > 0 ? out : undefined;
+    }
+    active = active.filter((_, k) => k !== neg);
+    if (!active.length) return undefined;
+  }
 }
 
 const fixedMs = (s: Shape) => (s.kind === 'build' ? BUILD_FIXED_MS : 0);
@@ -74,9 +128,9 @@ export function rateOf(samples: Sample[]): number | undefined {
 /** The rate to estimate with: this run's builds, else the history of this database, else the default. */
 export function pickRate(run: Sample[], history: Sample[]): Rate {
   const r = rateOf(run);
-  if (r !== undefined) return { msPerUnit: r, source: 'this run', samples: run.length };
+  if (r !== undefined) return { msPerUnit: r, source: 'this run', samples: run.length, fit: fitCosts(run) };
   const h = rateOf(history);
-  if (h !== undefined) return { msPerUnit: h, source: 'history', samples: history.length };
+  if (h !== undefined) return { msPerUnit: h, source: 'history', samples: history.length, fit: fitCosts(history) };
   return { msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 };
 }
 
@@ -84,6 +138,10 @@ export function pickRate(run: Sample[], history: Sample[]): Rate {
 export function estimate(s: Shape, rate: Rate, sameStatementMs?: number): Estimate {
   if (s.kind === 'small')
     return sameStatementMs !== undefined ? { ms: sameStatementMs, source: 'same statement' } : { ms: SMALL_MS, source: 'fixed' };
+  if (rate.fit) {
+    const f = features(s);
+    return { ms: Math.round(f[0] * rate.fit[0] + f[1] * rate.fit[1] + f[2] * rate.fit[2]), source: rate.source };
+  }
   return { ms: Math.round(fixedMs(s) + workUnits(s) * rate.msPerUnit), source: rate.source };
 }
 

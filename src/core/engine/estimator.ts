@@ -1,6 +1,6 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { estimate, median, pickRate, type Estimate, type Sample, type Shape } from './estimates.js';
-import { statementChecksum } from './statements.js';
+import { splitIndexStatement, statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
 
 type Db = Sql | ReservedSql;
@@ -30,6 +30,22 @@ function walk(node: unknown, found: { tables: Set<string>; columns: string[] }):
   }
 }
 
+/** The WHERE clause of a CREATE INDEX (outside parentheses and quotes), or undefined. */
+export function indexPredicate(rest: string): string | undefined {
+  let depth = 0;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i];
+    if (c === "'" || c === '"') {
+      const end = rest.indexOf(c, i + 1);
+      if (end < 0) return undefined;
+      i = end;
+    } else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && /^where\b/i.test(rest.slice(i, i + 6)) && /\s/.test(rest[i - 1] ?? ' ')) return rest.slice(i + 5).trim();
+  }
+  return undefined;
+}
+
 const validates = (st: Statement) =>
   st.node === 'AlterTableStmt' &&
   (st.ast.cmds ?? []).some(
@@ -47,6 +63,8 @@ const validates = (st: Statement) =>
  */
 export class Estimator {
   private readonly run: Sample[] = [];
+  /** Share of the rows in each partial index (by statement checksum), from the planner. */
+  private readonly selectivity = new Map<string, number>();
   /** Durations of the catalog-only statements of this run. */
   private readonly small: number[] = [];
 
@@ -66,12 +84,12 @@ export class Estimator {
     if (ok) {
       const rows = await db<(Shape & { ms: number; checksum: string })[]>`
         select shape as kind, table_pages::float8 as pages, table_tuples::float8 as tuples, key_width as "keyWidth",
-               expression, partial, duration_ms::float8 as ms, statement_checksum as checksum
+               expression, partial, selectivity, duration_ms::float8 as ms, statement_checksum as checksum
           from boosterz_db.statement_stats order by recorded_at desc limit 200`;
       for (const r of rows) {
         if (r.kind === 'small') {
           if (!lastMs.has(r.checksum)) lastMs.set(r.checksum, r.ms);
-        } else history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0 }, ms: r.ms });
+        } else history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0, selectivity: r.selectivity ?? undefined }, ms: r.ms });
       }
     }
     const e = new Estimator(tables, history, lastMs, ok);
@@ -96,6 +114,23 @@ export class Estimator {
                           where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '{}'::json) as widths
           from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${t})`;
       if (r) this.tables.set(t, { pages: r.pages, tuples: r.tuples, widths: r.widths });
+    }
+    for (const st of scripts.flatMap((s) => s.statements)) {
+      const facts = st.table ? this.tables.get(st.table) : undefined;
+      if (st.node !== 'IndexStmt' || !st.ast.whereClause || !facts?.tuples) continue;
+      const { table, rest } = splitIndexStatement(st.text);
+      const where = indexPredicate(rest);
+      if (!where) continue;
+      try {
+        // the planner's row estimate for the index's WHERE: EXPLAIN runs nothing
+        const [row] = await db.unsafe<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }[]>(
+          `explain (format json) select from ${table} where ${where}`,
+        );
+        const rows = row?.['QUERY PLAN']?.[0]?.Plan?.['Plan Rows'];
+        if (typeof rows === 'number') this.selectivity.set(statementChecksum(st), Math.min(1, rows / facts.tuples));
+      } catch {
+        // no estimate for this predicate (a function created later in the run…): the default share
+      }
     }
   }
 
@@ -158,9 +193,9 @@ export class Estimator {
     await db`
       insert into boosterz_db.statement_stats
         (version, statement_index, statement_checksum, kind, target, table_name, shape, table_pages, table_tuples,
-         key_width, expression, partial, side_by_side, estimate_ms, duration_ms)
+         key_width, expression, partial, selectivity, side_by_side, estimate_ms, duration_ms)
       values (${s.version}, ${st.index}, ${statementChecksum(st)}, ${st.kind}, ${st.target ?? null}, ${st.table ?? null}, ${x.kind},
-              ${Math.round(x.pages)}, ${x.tuples}, ${Math.round(x.keyWidth)}, ${x.expression}, ${x.partial}, ${sideBySide},
+              ${Math.round(x.pages)}, ${x.tuples}, ${Math.round(x.keyWidth)}, ${x.expression}, ${x.partial}, ${x.selectivity ?? null}, ${sideBySide},
               ${Math.round(estimateMs)}, ${Math.round(ms)})`.catch(() => undefined);
   }
 }

@@ -14,6 +14,7 @@ create table if not exists boosterz_db.statement_stats (
   key_width          integer not null,
   expression         boolean not null,
   partial            boolean not null,
+  selectivity        double precision,
   side_by_side       integer not null,
   estimate_ms        bigint not null,
   duration_ms        bigint not null,
