@@ -36,7 +36,7 @@ export interface WindowRun {
   ms: number;
   /** ms / the psql -f floor. */
   ratio?: number;
-  /** Index builds once calibrated (the rate from builds already done in this run: from the 4th build on). */
+  /** Index builds once calibrated (the costs fitted on the builds already done in this run: from the 6th build on). */
   buildErrors?: EstimateErrors;
   /** Every statement of the run. */
   allErrors?: EstimateErrors;
