@@ -7,6 +7,7 @@ export const ExitCode = {
   locked: 4,
   statementFailed: 5,
   refused: 6,
+  windowEnded: 7,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -32,6 +33,15 @@ export class BoosterzError extends Error {
 
 export const usageError = (message: string, details: string[] = [], cause?: unknown) =>
   new BoosterzError(message, ExitCode.usage, details, {}, { cause });
+
+/** Exit 7: the next statement does not fit in what is left of the maintenance window (--window / --until). */
+export const windowEndedError = (left: number, details: string[] = [], data: Record<string, unknown> = {}) =>
+  new BoosterzError(
+    `stopped at the end of the maintenance window: ${left} statement${left === 1 ? '' : 's'} left; rerun in the next window resumes`,
+    ExitCode.windowEnded,
+    details,
+    { ...data, left },
+  );
 
 export const refusedError = (message: string, details: string[] = [], data: Record<string, unknown> = {}) =>
   new BoosterzError(message, ExitCode.refused, details, data);

@@ -80,3 +80,65 @@ export function addLagOption(cmd: Command, what: string): Command {
       .argParser(lagArg('--max-replica-lag')),
   );
 }
+
+/** `16GB`, `512MB`, `1.5TB`, or bytes → bytes. */
+export function sizeArg(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?$/i.exec(v.trim());
+    if (!m) throw new InvalidArgumentError(`${name} must be a size like 16GB or 512MB`);
+    const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 }[(m[2] ?? 'b').toLowerCase()]!;
+    return Math.round(Number(m[1]) * unit);
+  };
+}
+
+/** The offset (ms) of an IANA zone from UTC at `at`. */
+function zoneOffsetMs(zone: string, at: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(at));
+  const n = (t: string) => Number(parts.find((p) => p.type === t)?.value);
+  return Date.UTC(n('year'), n('month') - 1, n('day'), n('hour'), n('minute'), n('second')) - Math.floor(at / 1000) * 1000;
+}
+
+/**
+ * `--until HH:MM[:SS]` in local time, or with a zone (`04:00Z`, `04:00+01:00`, `04:00 Europe/Paris`):
+ * the next time the clock shows it (today, else tomorrow), as epoch ms.
+ */
+export function untilArg(name: string, now: () => number = Date.now) {
+  return (v: string): number => {
+    const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(Z|[+-]\d{2}:?\d{2}|[A-Za-z_]+\/[A-Za-z_/+-]+|UTC)?$/.exec(v.trim());
+    const [h, min, sec] = m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [];
+    if (!m || h! > 23 || min! > 59 || sec! > 59)
+      throw new InvalidArgumentError(`${name} must be a time like 04:00, 04:00:30, 04:00Z, 04:00+01:00 or "04:00 Europe/Paris"`);
+    const zone = m[4];
+    const t = now();
+    const day = 86_400_000;
+    const clock = ((h! * 60 + min!) * 60 + sec!) * 1000;
+    let offset: (at: number) => number; // local clock = UTC + offset
+    if (!zone) offset = (at) => -new Date(at).getTimezoneOffset() * 60_000;
+    else if (zone === 'Z' || zone === 'UTC') offset = () => 0;
+    else if (/^[+-]/.test(zone)) {
+      const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone)!;
+      const ms = (Number(z[2]) * 60 + Number(z[3])) * 60_000 * (z[1] === '-' ? -1 : 1);
+      offset = () => ms;
+    } else {
+      try {
+        zoneOffsetMs(zone, t);
+      } catch {
+        throw new InvalidArgumentError(`${name}: unknown time zone ${zone}`);
+      }
+      offset = (at) => zoneOffsetMs(zone, at);
+    }
+    const localNow = t + offset(t);
+    let target = Math.floor(localNow / day) * day + clock - offset(t);
+    if (target <= t) target += day;
+    return target - (offset(target) - offset(t)); // a DST change between now and then
+  };
+}

@@ -1,12 +1,13 @@
 import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
 import { randomUUID } from 'node:crypto';
 import type { EngineEvent } from '../core/engine/events.js';
 import { describeBlocker } from '../core/engine/monitor.js';
 import { describeOrphans } from '../core/engine/preflight.js';
 import { describeWriter } from '../core/engine/privileges.js';
 import type { OrphanCount, SessionInfo, StatementRef, WriterRole } from '../core/engine/types.js';
+import { LiveLines } from './live-lines.js';
 import { formatMs, type Output } from './output.js';
+import type { EstimateVsActual } from './render-estimates.js';
 import { TOOL_SCHEMA } from '../db/sql.js';
 import { formatBytes } from './render.js';
 import { throttleLine } from './throttle.js';
@@ -28,111 +29,143 @@ function progressText(e: Extract<EngineEvent, { type: 'progress' }>): string {
 /** Plain (non-TTY) progress lines come at most this often per statement. */
 const PLAIN_PROGRESS_EVERY_MS = 10_000;
 
+interface Live {
+  ref: StatementRef;
+  started: number;
+  detail: string;
+  lastPlain: number;
+  estimateMs?: number;
+}
+
 /**
- * Turns engine events into a spinner per statement (TTY), timestamped lines (no TTY)
- * or NDJSON events on stdout (--json), each carrying the run id.
+ * Turns engine events into spinner lines, one per running statement (TTY; several with
+ * --parallel), timestamped lines (no TTY) or NDJSON events on stdout (--json), each carrying
+ * the run id; and the run's ETA.
  */
 export class ProgressRenderer {
   readonly runId = randomUUID();
-  private spinner?: Ora;
-  private timer?: NodeJS.Timeout;
-  private started = 0;
-  private detail = '';
-  private lastPlain = 0;
+  private readonly running = new Map<number, Live>();
+  private readonly live: LiveLines;
   private lastThrottle = 0;
+  private eta?: { etaMs: number; at: number; left: number };
   readonly slowest: { label: string; ms: number }[] = [];
+  private readonly compared: EstimateVsActual[] = [];
 
-  constructor(private readonly out: Output) {}
+  constructor(private readonly out: Output) {
+    this.live = new LiveLines(() => this.liveLines());
+  }
 
   readonly handle = (e: EngineEvent): void => {
     if (e.type === 'statement:done') {
-      this.slowest.push({ label: `${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}`, ms: e.durationMs });
+      const name = `${String(e.version).padStart(4, '0')} ${e.kind}${e.target ? ` ${e.target}` : ''}`;
+      this.slowest.push({ label: name, ms: e.durationMs });
+      if (e.estimateMs !== undefined) this.compared.push({ n: e.n, statement: name, estimateMs: e.estimateMs, actualMs: e.durationMs });
     }
+    if (e.type === 'eta') this.eta = { etaMs: e.etaMs, at: performance.now(), left: e.left };
     if (this.out.json) {
       this.out.jsonLine({ ...e, runId: this.runId, ts: new Date().toISOString() });
       return;
     }
     switch (e.type) {
       case 'run:start':
-        this.out.info(
-          e.statements
-            ? `${e.command}: ${e.versions.length} migration(s), ${e.statements} statement(s) on ${e.database}`
-            : `${e.command}: nothing to do on ${e.database}`,
+        this.print(() =>
+          this.out.info(
+            e.statements
+              ? `${e.command}: ${e.versions.length} migration(s), ${e.statements} statement(s) on ${e.database}`
+              : `${e.command}: nothing to do on ${e.database}`,
+          ),
         );
         break;
       case 'lock:wait':
-        this.out.info(
-          `waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`,
+        this.print(() =>
+          this.out.info(
+            `waiting for the migration lock held by ${e.holder ? `pid ${e.holder.pid} (${e.holder.application_name})` : 'another session'}`,
+          ),
         );
         break;
       case 'lock:orphan':
-        this.out.warn(
-          `the migration lock is held by pid ${e.holder.pid} (${e.holder.application_name}), whose run has gone (its heartbeat stopped)` +
-            `${e.phase ? ` in ${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}` : ''}: waiting up to ${formatMs(e.waitMs)} for the server to end that session, then resuming`,
+        this.print(() =>
+          this.out.warn(
+            `the migration lock is held by pid ${e.holder.pid} (${e.holder.application_name}), whose run has gone (its heartbeat stopped)` +
+              `${e.phase ? ` in ${e.phase}${e.pct !== undefined ? ` ${e.pct.toFixed(0)}%` : ''}` : ''}: waiting up to ${formatMs(e.waitMs)} for the server to end that session, then resuming`,
+          ),
         );
         break;
       case 'replicas':
-        this.replicas(e);
+        this.print(() => this.replicas(e));
         break;
       case 'throttle':
-        this.pause();
         if (e.waitedMs === 0 || performance.now() - this.lastThrottle >= PLAIN_PROGRESS_EVERY_MS || this.out.isTTY) {
           this.lastThrottle = performance.now();
-          this.out.info(throttleLine(e));
+          this.print(() => this.out.info(throttleLine(e)));
         }
         break;
       case 'throttle:done':
-        this.out.info(throttleLine(e));
+        this.print(() => this.out.info(throttleLine(e)));
         break;
       case 'preflight':
-        this.preflight(e.sessions, e.orphans, e.writers);
+        this.print(() => this.preflight(e.sessions, e.orphans, e.writers));
+        break;
+      case 'window':
+        this.print(() =>
+          this.out.info(
+            `window: until ${new Date(e.deadline).toLocaleString()} (${formatMs(Math.max(0, e.leftMs))} left); the pending statements are estimated at ${formatMs(e.estimateMs)}`,
+          ),
+        );
         break;
       case 'migration:start':
-        this.out.info(
-          chalk.bold(
-            `${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`,
+        this.print(() =>
+          this.out.info(
+            chalk.bold(
+              `${e.direction === 'up' ? '→' : '←'} ${String(e.version).padStart(4, '0')}_${e.name} (${e.statements} statements, ${e.transactional ? 'one transaction' : 'statement by statement, journaled'})`,
+            ),
           ),
         );
         break;
       case 'statement:start':
-        this.startStatement(e);
+        this.startStatement(e, e.estimateMs);
         break;
       case 'statement:skip':
-        this.out.verbose(`${label(e)} skipped: ${e.reason}`);
+        this.print(() => this.out.verbose(`${label(e)} skipped: ${e.reason}`));
         break;
       case 'progress':
         this.progress(e);
         break;
       case 'retry':
-        this.pause();
-        this.out.warn(`${label(e)}: ${e.reason}; retry ${e.attempt}/${e.of} in ${formatMs(e.delayMs)}`);
+        this.print(() => this.out.warn(`${label(e)}: ${e.reason}; retry ${e.attempt}/${e.of} in ${formatMs(e.delayMs)}`));
         break;
-      case 'statement:done':
-        this.endStatement(true, `${label(e)} ${chalk.dim(formatMs(e.durationMs))}`);
+      case 'statement:done': {
+        const est = e.estimateMs !== undefined ? ` (estimate ${formatMs(e.estimateMs)})` : '';
+        this.endStatement(e.n, true, `${label(e)} ${chalk.dim(formatMs(e.durationMs) + est)}`);
         break;
+      }
       case 'statement:failed':
-        this.endStatement(false, `${label(e)} failed after ${formatMs(e.durationMs)}`);
+        this.endStatement(e.n, false, `${label(e)} failed after ${formatMs(e.durationMs)}`);
         break;
       case 'migration:done':
-        this.out.info(
-          `${chalk.green('✓')} ${String(e.version).padStart(4, '0')}_${e.name} ${e.direction === 'up' ? 'applied' : 'rolled back'} in ${formatMs(e.durationMs)}`,
+        this.print(() =>
+          this.out.info(
+            `${chalk.green('✓')} ${String(e.version).padStart(4, '0')}_${e.name} ${e.direction === 'up' ? 'applied' : 'rolled back'} in ${formatMs(e.durationMs)}`,
+          ),
         );
         break;
       case 'orphans:detached':
-        this.pause();
-        this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in ${TOOL_SCHEMA}.orphan_audit, now NULL)`);
+        this.print(() =>
+          this.out.info(`detached ${e.rows} orphan value(s) of ${e.table}.${e.column} (saved in ${TOOL_SCHEMA}.orphan_audit, now NULL)`),
+        );
         break;
       case 'notice':
-        this.pause();
-        this.out.info(`notice: ${e.message}`); // as psql shows them: the scripts say what they granted, restored, skipped
+        this.print(() => this.out.info(`notice: ${e.message}`)); // as psql shows them: the scripts say what they granted, restored, skipped
         break;
       case 'warning':
-        this.pause();
-        this.out.warn(e.message);
+        this.print(() => this.out.warn(e.message));
+        break;
+      default:
         break;
     }
   };
 
+  /** Pre-flight findings: sessions that may block, orphan rows. */
   /** Pre-flight of replication: each standby's lag, slots holding WAL, the WAL the run will write. */
   replicas(e: Extract<EngineEvent, { type: 'replicas' }>): void {
     for (const s of e.standbys)
@@ -154,7 +187,6 @@ export class ProgressRenderer {
     );
   }
 
-  /** Pre-flight findings: sessions that may block, orphan rows. */
   preflight(sessions: SessionInfo[], orphans: OrphanCount[], writers: WriterRole[] = []): void {
     for (const w of writers) this.out.info(`pre-flight: role ${describeWriter(w)}`);
     for (const s of sessions) {
@@ -172,42 +204,69 @@ export class ProgressRenderer {
       .map((s) => ({ statement: s.label, ms: Math.round(s.ms) }));
   }
 
+  /** Each completed statement's estimate (made when it started) and its duration, in run order. */
+  estimateVsActual(): EstimateVsActual[] {
+    return [...this.compared]
+      .sort((a, b) => a.n - b.n)
+      .map((c) => ({ ...c, estimateMs: Math.round(c.estimateMs), actualMs: Math.round(c.actualMs) }));
+  }
+
+  /** The run's ETA now: the last estimate, counted down. */
+  private etaText(): string {
+    if (!this.eta) return '';
+    const left = Math.max(0, this.eta.etaMs - (performance.now() - this.eta.at));
+    return `run ETA ${formatMs(left)}, ${this.eta.left} statement(s) left`;
+  }
+
+  private liveLines(): string[] {
+    const lines = [...this.running.values()].map(
+      (r) =>
+        `${label(r.ref)} ${formatMs(performance.now() - r.started)}${r.estimateMs !== undefined ? ` / ~${formatMs(r.estimateMs)}` : ''}${r.detail ? ` ${r.detail}` : ''}`,
+    );
+    const eta = this.etaText();
+    return lines.length && eta ? [...lines, eta] : lines;
+  }
+
+  private spinners(): boolean {
+    return this.out.isTTY && !this.out.flags.quiet;
+  }
+
+  /** Prints above the spinner block. */
+  private print(fn: () => void): void {
+    if (this.spinners()) this.live.clear();
+    fn();
+  }
+
   private progress(e: Extract<EngineEvent, { type: 'progress' }>) {
-    this.detail = progressText(e);
-    if (this.out.isTTY || !this.detail) return;
+    const r = this.running.get(e.n);
+    if (!r) return;
+    r.detail = progressText(e);
+    if (this.out.isTTY || !r.detail) return;
     const now = performance.now();
-    if (now - this.lastPlain < PLAIN_PROGRESS_EVERY_MS) return;
-    this.lastPlain = now;
-    this.out.info(`${label(e)} ${formatMs(e.elapsedMs)}: ${this.detail}`);
+    if (now - r.lastPlain < PLAIN_PROGRESS_EVERY_MS) return;
+    r.lastPlain = now;
+    const eta = this.etaText();
+    this.out.info(`${label(e)} ${formatMs(e.elapsedMs)}: ${r.detail}${eta ? ` — ${eta}` : ''}`);
   }
 
-  private startStatement(e: StatementRef) {
-    this.started = performance.now();
-    this.lastPlain = this.started;
-    this.detail = '';
-    if (!this.out.isTTY || this.out.flags.quiet) return;
-    this.spinner = ora({ text: label(e), stream: process.stderr, discardStdin: false }).start();
-    this.timer = setInterval(() => {
-      if (this.spinner)
-        this.spinner.text = `${label(e)} ${chalk.dim(formatMs(performance.now() - this.started))}${this.detail ? ` ${chalk.cyan(this.detail)}` : ''}`;
-    }, 100);
-    this.timer.unref();
+  private startStatement(e: StatementRef, estimateMs?: number) {
+    const now = performance.now();
+    this.running.set(e.n, { ref: e, started: now, lastPlain: now, detail: '', estimateMs });
+    if (this.spinners()) this.live.start();
   }
 
-  private endStatement(ok: boolean, text: string) {
-    clearInterval(this.timer);
-    if (this.spinner) {
-      if (ok) this.spinner.succeed(text);
-      else this.spinner.fail(text);
-      this.spinner = undefined;
+  private endStatement(n: number, ok: boolean, text: string) {
+    this.running.delete(n);
+    if (this.spinners()) {
+      this.live.clear();
+      this.out.info(`${ok ? chalk.green('✔') : chalk.red('✖')} ${text}`);
+      if (!this.running.size) this.live.stop();
     } else if (ok) this.out.info(text);
     else this.out.info(chalk.red(text));
   }
 
-  /** Stops the spinner (before an error or warning is printed). */
+  /** Stops the spinners (before an error or a result is printed). */
   pause() {
-    clearInterval(this.timer);
-    this.spinner?.stop();
-    this.spinner = undefined;
+    this.live.stop();
   }
 }

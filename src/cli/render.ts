@@ -28,7 +28,7 @@ export function renderPlan(plan: PlanLine[], extra?: (l: PlanLine) => string[]):
         : 'outside any transaction, journaled',
     ...(extra ? extra(l) : []),
   ]);
-  return table(extra ? [...head, 'size', 'rows (est.)'] : head, rows);
+  return table(extra ? [...head, 'size', 'rows (est.)', 'estimate'] : head, rows);
 }
 
 export function renderSummary(

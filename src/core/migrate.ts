@@ -15,6 +15,9 @@ import { withReserved } from '../db/session.js';
 import { quoteQualified } from '../db/sql.js';
 import { DEFAULT_MAX_REPLICA_LAG, describeLimit, replicationPreflight, ReplicaThrottle } from './engine/replicas.js';
 import type { LagLimit } from './engine/types.js';
+import { capacity, reportCapacity } from './engine/capacity.js';
+import { Estimator } from './engine/estimator.js';
+import { planEstimate, scriptsMs, type PlanEstimate } from './engine/plan-estimates.js';
 
 export interface MigrateOptions extends EngineOptions, LockPolicy {
   /** Apply up to this version (inclusive). */
@@ -32,6 +35,14 @@ export interface MigrateOptions extends EngineOptions, LockPolicy {
   blockerWarnMs?: number;
   /** Before each statement, wait while a streaming standby lags more than this (default 30 s; null: never wait). */
   maxReplicaLag?: LagLimit | null;
+  /** Index builds side by side in a statement-by-statement migration (default 1). */
+  parallel?: number;
+  /** End of the maintenance window (epoch ms): nothing that cannot finish before it is started (exit 7). */
+  deadline?: number;
+  /** The server's memory when it is not on this machine (for the --parallel memory check). */
+  serverMemoryBytes?: number;
+  /** The shipped SQL files (the tool's own tables). */
+  sqlDir?: string;
 }
 
 export interface TableStats {
@@ -51,6 +62,8 @@ export interface MigrateResult {
   orphans: OrphanCount[];
   /** Roles that write to the tables the run touches, and what the run means for them. */
   writers: WriterRole[];
+  /** Dry run: each statement's estimate, the total one at a time and with --parallel N. */
+  estimates?: PlanEstimate;
   totalMs: number;
 }
 
@@ -139,7 +152,12 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
   const pre = await preflight(sql, scripts, [pid]);
   await emitReplication(sql, scripts, o);
+  const parallel = Math.max(1, o.parallel ?? 1);
+  const cap = await capacity(sql, o.serverMemoryBytes);
+  if (parallel > 1) reportCapacity(parallel, cap, o.emit);
+  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts), parallel, cap.cores);
   return {
+    estimates,
     dryRun: true,
     versions: scripts.map((s) => s.version),
     migrations: [],
@@ -155,7 +173,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
   if (o.dryRun) return dryRun(sql, o);
   const t0 = performance.now();
   return withMigrationLock(sql, o, async (conn, files) => {
-    await ensureHistory(conn);
+    await ensureHistory(conn, { sqlDir: o.sqlDir });
     const history = await readHistory(conn);
     checkDrift(files, history);
     const pending = pendingUp(files, history, o.to);
@@ -189,15 +207,29 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const beforeStatement = throttle
       ? (r: StatementRef, signal?: AbortSignal) => throttle.wait(`statement ${r.n}/${r.total}`, signal)
       : undefined;
+    const parallel = Math.max(1, o.parallel ?? 1);
+    const cap = await capacity(conn, o.serverMemoryBytes);
+    if (parallel > 1 && scripts.length) reportCapacity(parallel, cap, o.emit);
+    const estimator = await Estimator.load(conn, scripts);
+    if (o.deadline !== undefined && scripts.length) {
+      const estimateMs = scriptsMs(scripts, estimator, parallel, cap.cores);
+      o.emit({ type: 'window', deadline: new Date(o.deadline).toISOString(), leftMs: o.deadline - Date.now(), estimateMs });
+    }
     const monitor = new ProgressMonitor(sql, pid, o.emit, { blockerWarnMs: o.blockerWarnMs });
     monitor.start();
     const migrations: MigrateResult['migrations'] = [];
     try {
       let offset = 0;
-      for (const s of scripts) {
+      for (const [i, s] of scripts.entries()) {
+        if (i) await estimator.readSizes(conn, [s]);
+        const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel, cap.cores);
         const durationMs = await runScript(s, {
           ...o,
           conn,
+          pool: sql,
+          parallel,
+          estimator,
+          laterMs,
           monitor,
           detachOrphans: o.orphans === 'detach',
           offset,

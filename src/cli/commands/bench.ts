@@ -9,6 +9,7 @@ import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
 import { renderBench } from '../render-bench.js';
 import { throwawayDatabase } from '../throwaway.js';
+import { runWindowSuite } from '../bench-window.js';
 
 export async function runBench(
   ctx: CommandContext,
@@ -47,8 +48,13 @@ export function register(cmd: Command, run: RunCommand): void {
     .option('--no-floor', 'skip migrate vs psql -f on a second database with the same data')
     .option('--no-trigger-cost', 'skip the insert throughput with / without the freshness trigger')
     .option('--out <file>', 'also write the full JSON result to this file (e.g. bench/results/scale-1.json)')
-    .action((o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string }) =>
+    .option(
+      '--window-suite',
+      'instead: psql -f (the floor), migrate, migrate --parallel 2 and 4 on the same data; wall times and estimate errors',
+    )
+    .action((o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string; windowSuite?: boolean }) =>
       run(async (ctx) => {
+        if (o.windowSuite) return runWindowSuite(ctx, o);
         const r = await runBench(ctx, o);
         if (ctx.out.json) ctx.out.jsonLine(r);
         else ctx.out.result(renderBench(r));

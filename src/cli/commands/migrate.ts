@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { migrate } from '../../core/migrate.js';
-import { addLockOptions, durationArg, intArg, addLagOption, type LockFlags } from '../args.js';
+import { addLockOptions, durationArg, intArg, addLagOption, sizeArg, untilArg, type LockFlags } from '../args.js';
 import { connect, migrationDirs, type RunCommand } from '../context.js';
 import { ProgressRenderer } from '../progress.js';
+import { formatMs } from '../output.js';
 import { formatBytes, renderPlan, renderSummary } from '../render.js';
 import { TOOL_SCHEMA } from '../../db/sql.js';
+import { renderEstimates, renderEstimateTotals } from '../render-estimates.js';
+import { usageError } from '../../errors.js';
+import { join } from 'node:path';
 
 interface MigrateFlags extends LockFlags {
   to?: number;
@@ -16,6 +20,10 @@ interface MigrateFlags extends LockFlags {
   maxTransactionAge: number;
   orphans?: 'detach';
   maxReplicaLag: { ms: number } | { bytes: number } | null;
+  parallel: number;
+  window?: number;
+  until?: number;
+  serverMemory?: number;
 }
 
 export function register(cmd: Command, run: RunCommand): void {
@@ -28,7 +36,28 @@ export function register(cmd: Command, run: RunCommand): void {
         .default(300_000, '5m')
         .argParser(durationArg('--max-transaction-age')),
     )
-    .option('--no-lint', 'do not refuse pending migrations that break a lint rule');
+    .option('--no-lint', 'do not refuse pending migrations that break a lint rule')
+    .addOption(
+      new Option('--parallel <n>', 'CREATE INDEX CONCURRENTLY builds side by side (on different tables, each on its own session)')
+        .default(1)
+        .argParser(intArg('--parallel', 1)),
+    )
+    .addOption(
+      new Option('--window <duration>', 'start no statement that cannot finish within this time (e.g. 2h); exit 7').argParser(
+        durationArg('--window'),
+      ),
+    )
+    .addOption(
+      new Option('--until <time>', 'start no statement that cannot finish by then (04:00, 04:00Z, "04:00 Europe/Paris"); exit 7').argParser(
+        untilArg('--until'),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--server-memory <size>',
+        "the server's memory, for the --parallel check when it is not on this machine (e.g. 64GB)",
+      ).argParser(sizeArg('--server-memory')),
+    );
   addLagOption(cmd, 'each statement');
   addLockOptions(cmd)
     .addOption(
@@ -43,6 +72,8 @@ export function register(cmd: Command, run: RunCommand): void {
     )
     .action((opts: MigrateFlags) =>
       run(async (ctx) => {
+        if (opts.window !== undefined && opts.until !== undefined) throw usageError('--window and --until: give one of them');
+        const deadline = opts.window !== undefined ? Date.now() + opts.window : opts.until;
         const progress = new ProgressRenderer(ctx.out);
         const { sql, where } = await connect(ctx, 'migrate', (m) => progress.handle({ type: 'notice', message: m }), 'write');
         const r = await migrate(sql, {
@@ -61,6 +92,10 @@ export function register(cmd: Command, run: RunCommand): void {
           blockerWarnMs: opts.blockerWarn,
           maxTransactionAgeMs: opts.maxTransactionAge,
           maxReplicaLag: opts.maxReplicaLag,
+          parallel: opts.parallel,
+          deadline,
+          serverMemoryBytes: opts.serverMemory,
+          sqlDir: join(ctx.packageRoot, 'src/sql'),
         }).finally(() => progress.pause());
         if (ctx.out.json) {
           ctx.out.jsonLine({
@@ -71,19 +106,28 @@ export function register(cmd: Command, run: RunCommand): void {
             versions: r.versions,
             migrations: r.migrations,
             slowest: progress.topSlowest(),
-            ...(r.dryRun ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans, writers: r.writers } : {}),
+            ...(r.dryRun
+              ? { plan: r.plan, tables: r.tables, sessions: r.sessions, orphans: r.orphans, writers: r.writers, estimates: r.estimates }
+              : { statements: progress.estimateVsActual() }),
             totalMs: r.totalMs,
           });
         } else if (r.dryRun) {
           progress.preflight(r.sessions, r.orphans, r.writers);
+          const est = new Map(r.estimates?.statements.map((e) => [`${e.version}:${e.index}`, e]));
           ctx.out.result(
             renderPlan(r.plan, (l) => {
               const t = l.table ? r.tables?.[l.table] : undefined;
-              return t ? [formatBytes(t.bytes), t.rows.toLocaleString('en-US')] : ['', ''];
+              const e = est.get(`${l.version}:${l.index}`);
+              return [
+                ...(t ? [formatBytes(t.bytes), t.rows.toLocaleString('en-US')] : ['', '']),
+                e ? `${formatMs(e.ms)} (${e.source})` : '',
+              ];
             }),
           );
+          if (r.estimates) ctx.out.result(renderEstimateTotals(r.estimates, deadline));
         } else if (r.migrations.length) {
           ctx.out.result(renderSummary(r.migrations, r.totalMs, progress.slowest));
+          ctx.out.result(renderEstimates(progress.estimateVsActual()));
         } else {
           ctx.out.result('nothing to do: every migration is applied');
         }

@@ -23,9 +23,9 @@ export type EngineEvent =
       statements: number;
       resumeFrom?: number;
     }
-  | ({ type: 'statement:start' } & StatementRef)
+  | ({ type: 'statement:start'; estimateMs?: number; sideBySide?: number } & StatementRef)
   | ({ type: 'statement:skip'; reason: string } & StatementRef)
-  | ({ type: 'statement:done'; durationMs: number } & StatementRef)
+  | ({ type: 'statement:done'; durationMs: number; estimateMs?: number } & StatementRef)
   | ({ type: 'statement:failed'; durationMs: number; code?: string; error: string } & StatementRef)
   | { type: 'migration:done'; version: number; name: string; direction: Direction; durationMs: number; statements: number }
   | ({
@@ -42,6 +42,16 @@ export type EngineEvent =
   | { type: 'orphans:detached'; table: string; column: string; rows: number }
   | ({ type: 'replicas'; limit: string | null } & ReplicationPreflight)
   | Exclude<ThrottleEvent, { type: 'warning' }>
+  | { type: 'eta'; etaMs: number; left: number; running: number }
+  | {
+      type: 'parallel';
+      builds: number;
+      maintenanceWorkMemBytes: number;
+      totalBytes: number;
+      workersPerBuild: number;
+      serverMemoryBytes?: number;
+    }
+  | { type: 'window'; deadline: string; leftMs: number; estimateMs: number }
   | { type: 'notice'; message: string }
   | { type: 'warning'; message: string };
 

@@ -108,7 +108,7 @@ export const needsBaselineError = (tables: number) =>
  * Creates the history schema and tables if missing. An existing database that has
  * tables but no history is refused: it must be baselined first.
  */
-export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean } = {}): Promise<void> {
+export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolean; sqlDir?: string } = {}): Promise<void> {
   await refuseUnwritableHistory(db);
   if (!(await historyExists(db)) && !opts.allowExistingTables) {
     const n = await userTableCount(db);
@@ -116,6 +116,7 @@ export async function ensureHistory(db: Db, opts: { allowExistingTables?: boolea
   }
   // every statement is idempotent: an older install gets the tables it lacks
   await db.unsafe(await sqlFile(SQL_DIR, 'tool/history.sql'));
+  await db.unsafe(`set local client_min_messages = warning;\n${await sqlFile(SQL_DIR, 'tool/statement_stats.sql')}`);
 }
 
 export async function readHistory(db: Db): Promise<HistoryRow[]> {

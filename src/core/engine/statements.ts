@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { loadModule, parseSync, scanSync } from 'libpg-query';
 import { usageError } from '../../errors.js';
 import { classify } from './classify.js';
@@ -121,3 +122,6 @@ export function splitIndexStatement(text: string): { table: string; rest: string
   const bytes = Buffer.from(text, 'utf8');
   return { table: bytes.subarray(at, tokens[i].end).toString('utf8'), rest: bytes.subarray(tokens[i].end).toString('utf8').trim() };
 }
+
+/** Identifies a statement's text in the journal and the statistics. */
+export const statementChecksum = (st: Pick<Statement, 'text'>) => createHash('sha256').update(st.text).digest('hex').slice(0, 16);

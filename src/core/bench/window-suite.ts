@@ -1,0 +1,159 @@
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import type { Sql } from '../../db/connection.js';
+import { median, relativeError } from '../engine/estimates.js';
+import type { EngineEvent, Emit } from '../engine/events.js';
+import { loadMigrations } from '../engine/files.js';
+import { migrate } from '../migrate.js';
+import { rollback } from '../rollback.js';
+import { applyLikePsql, hasPsql } from './costs.js';
+import { generate } from './generate.js';
+
+export interface WindowSuiteOptions {
+  scale: number;
+  seed?: number;
+  migrationsDir: string;
+  rollbackDir: string;
+  sqlDir: string;
+  /** --parallel values to run `migrate` with (default 1, 2, 4). */
+  parallel?: number[];
+  /** URL of the database `sql` points at (psql -f needs it). */
+  url: string;
+  emit: Emit;
+  onPhase?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Estimate against actual for one kind of statement in one run. */
+export interface EstimateErrors {
+  statements: number;
+  medianPct: number;
+  worstPct: number;
+}
+
+export interface WindowRun {
+  method: string;
+  parallel?: number;
+  ms: number;
+  /** ms / the psql -f floor. */
+  ratio?: number;
+  /** Index builds once calibrated (the costs fitted on the builds already done in this run: from the 6th build on). */
+  buildErrors?: EstimateErrors;
+  /** Every statement of the run. */
+  allErrors?: EstimateErrors;
+  /** The dry run's estimate of the whole run, made before it started. */
+  estimatedMs?: number;
+  statements?: number;
+  /** Each index build: its estimate when it started against what it took. */
+  builds?: { n: number; target?: string; estimateMs: number; actualMs: number }[];
+}
+
+export interface WindowSuiteResult {
+  date: string;
+  machine: { platform: string; release: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; loadBefore: number[] };
+  postgres: string;
+  scale: number;
+  seed: number;
+  statements: number;
+  runs: WindowRun[];
+  notes: string[];
+}
+
+/** Builds calibrated on at least this many builds of the same run count for the build error. */
+const CALIBRATED_AFTER = 5;
+
+function errorsOf(rows: { estimateMs: number; actualMs: number }[]): EstimateErrors | undefined {
+  if (!rows.length) return undefined;
+  const e = rows.map((r) => 100 * relativeError(r.estimateMs, r.actualMs));
+  return { statements: rows.length, medianPct: Math.round(median(e)!), worstPct: Math.round(Math.max(...e)) };
+}
+
+/** Runs `migrate` with `parallel`, collecting each statement's estimate against what it took. */
+async function timedMigrate(sql: Sql, o: WindowSuiteOptions, parallel: number): Promise<WindowRun> {
+  const dirs = { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir };
+  const plan = await migrate(sql, { ...dirs, emit: () => undefined, dryRun: true, parallel, lint: false });
+  const done: Extract<EngineEvent, { type: 'statement:done' }>[] = [];
+  const emit: Emit = (e) => {
+    if (e.type === 'statement:done' && e.estimateMs !== undefined) done.push(e);
+    o.emit(e);
+  };
+  const t0 = performance.now();
+  await migrate(sql, { ...dirs, emit, signal: o.signal, orphans: 'detach', yes: true, lint: false, parallel, sqlDir: o.sqlDir });
+  const ms = performance.now() - t0;
+  const builds = done.filter((d) => d.kind === 'create index concurrently').sort((a, b) => a.n - b.n);
+  const calibrated = builds.slice(CALIBRATED_AFTER).map((d) => ({ estimateMs: d.estimateMs!, actualMs: d.durationMs }));
+  return {
+    method: parallel > 1 ? `migrate --parallel ${parallel}` : 'migrate',
+    parallel,
+    statements: plan.plan.length,
+    ms,
+    estimatedMs: parallel > 1 ? plan.estimates?.parallelMs : plan.estimates?.oneAtATimeMs,
+    buildErrors: errorsOf(calibrated),
+    builds: builds.map((d) => ({ n: d.n, target: d.target, estimateMs: Math.round(d.estimateMs!), actualMs: Math.round(d.durationMs) })),
+    allErrors: errorsOf(done.map((d) => ({ estimateMs: d.estimateMs!, actualMs: d.durationMs }))),
+  };
+}
+
+/** The guide's method on the same data: orphans set to NULL (what psql alone needs), then psql -f of versions 2.. in autocommit. */
+async function psqlFloor(sql: Sql, o: WindowSuiteOptions): Promise<WindowRun> {
+  const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
+  const psql = await hasPsql();
+  const t0 = performance.now();
+  await sql`update cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
+  await sql`update personal_cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
+  await sql`update checklist_cards c set base_card_id = null where base_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.base_card_id)`;
+  const ms = performance.now() - t0 + (await applyLikePsql(o.url, sql, files.slice(1), psql));
+  return { method: psql ? 'psql -v ON_ERROR_STOP=1 -f (the floor)' : 'each statement in autocommit (no psql client; the floor)', ms };
+}
+
+/**
+ * The maintenance-window benchmark: on one database with the same data, `migrate` one build at
+ * a time and with --parallel 2 and 4 (rolled back to version 1 in between: the data comes back
+ * as it was, orphans included), then the guide's psql -f floor last (it nulls the orphans).
+ * Wall times, ratios to the floor, and the estimate errors per statement.
+ */
+export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<WindowSuiteResult> {
+  const seed = o.seed ?? 1;
+  const phase = (t: string) => o.onPhase?.(t);
+  const dirs = { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir };
+  const [{ version }] = await sql<{ version: string }[]>`select current_setting('server_version') as version`;
+  const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
+  phase('baseline schema (version 1)');
+  await migrate(sql, { ...dirs, emit: () => undefined, to: 1, lint: false, sqlDir: o.sqlDir });
+  phase(`generating data, scale ${o.scale}, seed ${seed}`);
+  await generate(sql, { scale: o.scale, seed, sqlDir: o.sqlDir, signal: o.signal });
+  await sql`vacuum analyze`; // hint bits and visibility set once for all runs, not paid by the first one
+  const runs: WindowRun[] = [];
+  for (const p of o.parallel ?? [1, 2, 4]) {
+    phase(p > 1 ? `migrate --parallel ${p}` : 'migrate (one at a time)');
+    runs.push(await timedMigrate(sql, o, p));
+    phase('rollback to version 1 (the same data again)');
+    await rollback(sql, { ...dirs, emit: () => undefined, to: 1 });
+    await sql`vacuum analyze`;
+  }
+  phase('the floor: psql -f of versions 2.. on the same data');
+  const floor = await psqlFloor(sql, o);
+  for (const r of runs) r.ratio = Math.round((r.ms / floor.ms) * 100) / 100;
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      platform: platform(),
+      release: release(),
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model ?? '',
+      memoryBytes: totalmem(),
+      node: process.version,
+      loadBefore,
+    },
+    postgres: version,
+    scale: o.scale,
+    seed,
+    statements: runs[0]?.statements ?? 0,
+    runs: [floor, ...runs],
+    notes: [
+      'one database, the same data for every run: migrate runs are rolled back to version 1 between runs (orphans restored), the psql -f floor runs last',
+      `estimate errors: |estimate − actual| / actual per statement, the estimate made when the statement started; builds from the ${CALIBRATED_AFTER + 1}th of each run (the rate calibrated on the builds before it)`,
+      'the machine is shared with other engineers running tests: the load average before the run is in machine.loadBefore',
+    ],
+  };
+}

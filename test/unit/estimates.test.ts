@@ -1,0 +1,137 @@
+import {
+  DEFAULT_MS_PER_UNIT,
+  FIT_MIN,
+  SMALL_MS,
+  estimate,
+  features,
+  fitCosts,
+  median,
+  pickRate,
+  rateOf,
+  relativeError,
+  workUnits,
+  type Sample,
+  type Shape,
+} from '../../src/core/engine/estimates.js';
+import { sizeArg, untilArg } from '../../src/cli/args.js';
+import { indexPredicate } from '../../src/core/engine/estimator.js';
+
+const build = (pages: number, tuples: number, o: Partial<Shape> = {}): Shape => ({
+  kind: 'build',
+  pages,
+  tuples,
+  keyWidth: 8,
+  expression: false,
+  partial: false,
+  ...o,
+});
+
+describe('estimates', () => {
+  it('a build costs more on a bigger table, more with an expression, less when partial', () => {
+    expect(workUnits(build(2000, 200_000))).toBeGreaterThan(workUnits(build(1000, 100_000)));
+    expect(workUnits(build(1000, 100_000, { expression: true }))).toBeGreaterThan(workUnits(build(1000, 100_000)));
+    expect(workUnits(build(1000, 100_000, { partial: true }))).toBeLessThan(workUnits(build(1000, 100_000)));
+    expect(workUnits(build(1000, 100_000, { keyWidth: 64 }))).toBeGreaterThan(workUnits(build(1000, 100_000)));
+    expect(workUnits({ ...build(1000, 100_000), kind: 'small' })).toBe(0);
+  });
+
+  it('calibrates on this run first, then on the history, else the conservative default', () => {
+    const run: Sample[] = [{ shape: build(1000, 100_000), ms: 500 }];
+    const history: Sample[] = [{ shape: build(1000, 100_000), ms: 5000 }];
+    expect(pickRate(run, history).source).toBe('this run');
+    expect(pickRate([], history).source).toBe('history');
+    expect(pickRate([], [])).toEqual({ msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 });
+    // the rate reproduces the sample it was calibrated on
+    const r = pickRate(run, history);
+    expect(estimate(build(1000, 100_000), r).ms).toBeCloseTo(500, -1);
+    expect(estimate(build(2000, 200_000), r).ms).toBeGreaterThan(900);
+  });
+
+  it('the default is slower than a measured rate of a normal machine (a window is not overrun)', () => {
+    const measured = rateOf([{ shape: build(40_000, 2_000_000), ms: 2000 }])!;
+    expect(DEFAULT_MS_PER_UNIT).toBeGreaterThan(measured);
+  });
+
+  it('big builds weigh most in the rate; samples without work are ignored', () => {
+    const r = rateOf([
+      { shape: build(100_000, 10_000_000), ms: 10_000 },
+      { shape: build(1, 10), ms: 1000 },
+      { shape: { ...build(0, 0), kind: 'small' }, ms: 99 },
+    ])!;
+    expect(estimate(build(100_000, 10_000_000), { msPerUnit: r, source: 'this run', samples: 2 }).ms).toBeLessThan(12_000);
+    expect(rateOf([{ shape: { ...build(0, 0), kind: 'small' }, ms: 5 }])).toBeUndefined();
+  });
+
+  it('catalog-only statements: what the same statement took last time, else a fixed conservative figure', () => {
+    const small = { ...build(0, 0), kind: 'small' as const };
+    expect(estimate(small, pickRate([], []))).toEqual({ ms: SMALL_MS, source: 'fixed' });
+    expect(estimate(small, pickRate([], []), 7)).toEqual({ ms: 7, source: 'same statement' });
+  });
+
+  it('with enough builds, fits a fixed cost, a cost per heap page and one per index entry page', () => {
+    const truth = (x: Shape) => {
+      const f = features(x);
+      return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
+    };
+    const shapes = [
+      build(10, 500),
+      build(1000, 50_000),
+      build(5000, 900_000, { keyWidth: 24 }),
+      build(20_000, 300_000),
+      build(300, 90_000, { partial: true, selectivity: 0.1 }),
+    ];
+    expect(shapes.length).toBe(FIT_MIN);
+    const fit = fitCosts(shapes.map((shape) => ({ shape, ms: truth(shape) })))!;
+    expect(fit[0]).toBeCloseTo(12, 3);
+    expect(fit[1]).toBeCloseTo(0.01, 6);
+    expect(fit[2]).toBeCloseTo(0.05, 6);
+    const big = build(100_000, 5_000_000);
+    expect(estimate(big, { msPerUnit: 1, source: 'this run', samples: 5, fit }).ms).toBeCloseTo(truth(big), -1);
+    expect(fitCosts(shapes.slice(1).map((shape) => ({ shape, ms: truth(shape) })))).toBeUndefined(); // too few
+  });
+
+  it('a cost that would come out negative is dropped, never negative', () => {
+    const shapes = [build(10, 500), build(1000, 50_000), build(5000, 900_000), build(20_000, 300_000), build(300, 90_000)];
+    const fit = fitCosts(shapes.map((shape, i) => ({ shape, ms: 5 + features(shape)[1] * 0.02 + (i % 2) })))!;
+    expect(fit.every((c) => c >= 0)).toBe(true);
+  });
+
+  it("a partial index's share of the rows counts; the index's WHERE is found outside parentheses and quotes", () => {
+    expect(workUnits(build(1000, 100_000, { partial: true, selectivity: 0.01 }))).toBeLessThan(
+      workUnits(build(1000, 100_000, { partial: true })),
+    );
+    expect(indexPredicate('(user_id, checklist_card_id) WHERE is_for_trade')).toBe('is_for_trade');
+    expect(indexPredicate("(lower(name)) WHERE note <> 'where' AND (a > 1)")).toBe("note <> 'where' AND (a > 1)");
+    expect(indexPredicate('(somewhere_id)')).toBeUndefined();
+  });
+
+  it('errors and medians', () => {
+    expect(relativeError(130, 100)).toBeCloseTo(0.3);
+    expect(relativeError(70, 100)).toBeCloseTo(0.3);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(median([])).toBeUndefined();
+  });
+});
+
+describe('--until and --server-memory', () => {
+  // 2026-12-02 01:30 UTC
+  const now = () => Date.UTC(2026, 11, 2, 1, 30);
+  it('is the next time the clock shows it, in UTC, an offset or a zone', () => {
+    expect(new Date(untilArg('--until', now)('04:00Z')).toISOString()).toBe('2026-12-02T04:00:00.000Z');
+    expect(new Date(untilArg('--until', now)('01:00Z')).toISOString()).toBe('2026-12-03T01:00:00.000Z'); // passed today: tomorrow
+    expect(new Date(untilArg('--until', now)('04:00+01:00')).toISOString()).toBe('2026-12-02T03:00:00.000Z');
+    expect(new Date(untilArg('--until', now)('04:00 Europe/Paris')).toISOString()).toBe('2026-12-02T03:00:00.000Z');
+    expect(new Date(untilArg('--until', now)('22:30 America/New_York')).toISOString()).toBe('2026-12-02T03:30:00.000Z'); // still Dec 1 there
+  });
+  it('refuses what is not a time', () => {
+    expect(() => untilArg('--until', now)('25:00')).toThrow(/--until must be a time/);
+    expect(() => untilArg('--until', now)('soon')).toThrow(/--until must be a time/);
+    expect(() => untilArg('--until', now)('04:00 Mars/Olympus')).toThrow(/unknown time zone/);
+  });
+  it('sizes', () => {
+    expect(sizeArg('--server-memory')('16GB')).toBe(16 * 1024 ** 3);
+    expect(sizeArg('--server-memory')('512MB')).toBe(512 * 1024 ** 2);
+    expect(() => sizeArg('--server-memory')('lots')).toThrow(/--server-memory must be a size/);
+  });
+});
