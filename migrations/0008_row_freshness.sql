@@ -31,68 +31,87 @@ CREATE INDEX materialized_view_stale_marks_row_idx
     ON public.materialized_view_stale_marks (view_name, user_id, collection_id);
 
 -- Row-level AFTER trigger (statement-level for TRUNCATE, TG_ARGV = the views the table feeds).
+-- A row that already has a live mark (the writer's own earlier one, or one another committed
+-- writer left) needs no new mark: the common case is one index probe per key and no write.
+-- That is safe because a refresh waits, after deleting the marks, for the transactions that
+-- were still running (refresh_materialized_views() below): a writer that relied on a mark the
+-- refresh deleted is then in the refresh. A mark whose xmax is set is being or has been
+-- deleted by a refresh and does not count (also under REPEATABLE READ, where a committed
+-- refresh may be newer than the writer's snapshot).
 CREATE FUNCTION public.mark_materialized_view_rows_stale() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
-    v_views text[];
-    v_users bigint[];
-    v_collections bigint[];
-    v_key text;
+    v_users bigint[] := '{}';       -- user_stats_optimized rows (user) to mark
+    v_pairs bigint[] := '{}';       -- collection_completion_optimized rows (user, collection), flattened
+    v_collections bigint[] := '{}'; -- collections (every row of them in both views)
+    v_views text[] := '{}';
+    v_u bigint[] := '{}';
+    v_c bigint[] := '{}';
     v_view text;
 BEGIN
-    -- the rows a row of this table feeds, before (OLD) and after (NEW) the change; plpgsql
-    -- IFs, not CASE expressions: a field is only looked up on the table that has it
     IF TG_LEVEL = 'STATEMENT' THEN
         v_views := TG_ARGV;
-        v_users := array_fill(NULL::bigint, ARRAY[cardinality(TG_ARGV)]);
-        v_collections := v_users;
-    ELSIF TG_TABLE_NAME = 'cards' THEN
-        v_views := '{}';
-        v_users := '{}';
-        v_collections := '{}';
-        IF TG_OP <> 'INSERT' THEN
-            v_views := ARRAY['user_stats_optimized', 'collection_completion_optimized'];
-            v_users := ARRAY[OLD.user_id, OLD.user_id];
-            v_collections := ARRAY[NULL, OLD.collection_id];
-        END IF;
-        IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (NEW.user_id, NEW.collection_id) IS DISTINCT FROM (OLD.user_id, OLD.collection_id)) THEN
-            v_views := v_views || ARRAY['user_stats_optimized', 'collection_completion_optimized'];
-            v_users := v_users || ARRAY[NEW.user_id, NEW.user_id];
-            v_collections := v_collections || ARRAY[NULL, NEW.collection_id];
-        END IF;
-    ELSIF TG_TABLE_NAME = 'checklist_cards' THEN
-        v_collections := '{}';
-        IF TG_OP <> 'INSERT' THEN
-            v_collections := ARRAY[OLD.collection_id, OLD.collection_id];
-        END IF;
-        IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.collection_id IS DISTINCT FROM OLD.collection_id) THEN
-            v_collections := v_collections || ARRAY[NEW.collection_id, NEW.collection_id];
-        END IF;
-        v_views := array_fill(NULL::text, ARRAY[cardinality(v_collections)]);
-        FOR i IN 1 .. cardinality(v_collections) LOOP
-            v_views[i] := CASE WHEN i % 2 = 1 THEN 'user_stats_optimized' ELSE 'collection_completion_optimized' END;
-        END LOOP;
-        v_users := array_fill(NULL::bigint, ARRAY[cardinality(v_collections)]);
+        v_u := array_fill(NULL::bigint, ARRAY[cardinality(TG_ARGV)]);
+        v_c := v_u;
     ELSE
-        v_users := '{}';
-        IF TG_TABLE_NAME = 'users' THEN
-            IF TG_OP <> 'INSERT' THEN
-                v_users := ARRAY[OLD.id];
+        -- the common case first, in one statement: a card or a post whose rows are all marked
+        -- already (one index probe per row, nothing written)
+        IF TG_TABLE_NAME = 'cards' THEN
+            IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (NEW.user_id, NEW.collection_id) IS NOT DISTINCT FROM (OLD.user_id, OLD.collection_id)) THEN
+                v_users := ARRAY[OLD.user_id, OLD.collection_id];
+            ELSIF TG_OP = 'INSERT' THEN
+                v_users := ARRAY[NEW.user_id, NEW.collection_id];
             END IF;
-            IF TG_OP <> 'DELETE' THEN
+            IF cardinality(v_users) = 2
+               AND EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                            WHERE m.view_name = 'collection_completion_optimized' AND m.user_id = v_users[1]
+                              AND m.collection_id = v_users[2] AND m.xmax = '0'::xid)
+               AND EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                            WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_users[1]
+                              AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                RETURN NULL;
+            END IF;
+            v_users := '{}';
+        ELSIF TG_TABLE_NAME = 'posts' AND TG_OP <> 'UPDATE' THEN
+            IF EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                        WHERE m.view_name = 'user_stats_optimized'
+                          AND m.user_id = CASE WHEN TG_OP = 'INSERT' THEN NEW.user_id ELSE OLD.user_id END
+                          AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                RETURN NULL;
+            END IF;
+        END IF;
+        -- the rows this row feeds, before (OLD) and after (NEW) the change; plpgsql IFs: a
+        -- field is only looked up on the table that has it
+        IF TG_TABLE_NAME = 'cards' THEN
+            IF TG_OP <> 'INSERT' THEN
+                v_users := ARRAY[OLD.user_id];
+                v_pairs := ARRAY[OLD.user_id, OLD.collection_id];
+            END IF;
+            IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (NEW.user_id, NEW.collection_id) IS DISTINCT FROM (OLD.user_id, OLD.collection_id)) THEN
+                v_users := v_users || NEW.user_id;
+                v_pairs := v_pairs || ARRAY[NEW.user_id, NEW.collection_id];
+            END IF;
+        ELSIF TG_TABLE_NAME = 'checklist_cards' THEN
+            IF TG_OP <> 'INSERT' THEN
+                v_collections := ARRAY[OLD.collection_id];
+            END IF;
+            IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.collection_id IS DISTINCT FROM OLD.collection_id) THEN
+                v_collections := v_collections || NEW.collection_id;
+            END IF;
+        ELSIF TG_TABLE_NAME = 'users' THEN
+            v_users := CASE WHEN TG_OP = 'INSERT' THEN ARRAY[NEW.id] ELSE ARRAY[OLD.id] END;
+            IF TG_OP = 'UPDATE' THEN
                 v_users := v_users || NEW.id;
             END IF;
         ELSIF TG_TABLE_NAME = 'posts' THEN
-            IF TG_OP <> 'INSERT' THEN
-                v_users := ARRAY[OLD.user_id];
-            END IF;
-            IF TG_OP <> 'DELETE' THEN
+            v_users := CASE WHEN TG_OP = 'INSERT' THEN ARRAY[NEW.user_id] ELSE ARRAY[OLD.user_id] END;
+            IF TG_OP = 'UPDATE' THEN
                 v_users := v_users || NEW.user_id;
             END IF;
-        ELSE
+        ELSE -- follows
             IF TG_OP <> 'INSERT' THEN
                 v_users := ARRAY[OLD.follower_id, OLD.followed_id];
             END IF;
@@ -100,32 +119,50 @@ BEGIN
                 v_users := v_users || ARRAY[NEW.follower_id, NEW.followed_id];
             END IF;
         END IF;
-        v_views := array_fill('user_stats_optimized'::text, ARRAY[cardinality(v_users)]);
-        v_collections := array_fill(NULL::bigint, ARRAY[cardinality(v_users)]);
+        -- keep only the rows without a live mark: one index probe each
+        FOR i IN 1 .. cardinality(v_users) LOOP
+            IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                            WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_users[i]
+                              AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                v_views := v_views || 'user_stats_optimized'::text;
+                v_u := v_u || v_users[i];
+                v_c := v_c || NULL::bigint;
+            END IF;
+        END LOOP;
+        FOR i IN 1 .. cardinality(v_pairs) / 2 LOOP
+            IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                            WHERE m.view_name = 'collection_completion_optimized' AND m.user_id = v_pairs[2 * i - 1]
+                              AND m.collection_id = v_pairs[2 * i] AND m.xmax = '0'::xid) THEN
+                v_views := v_views || 'collection_completion_optimized'::text;
+                v_u := v_u || v_pairs[2 * i - 1];
+                v_c := v_c || v_pairs[2 * i];
+            END IF;
+        END LOOP;
+        FOR i IN 1 .. cardinality(v_collections) LOOP
+            FOREACH v_view IN ARRAY ARRAY['user_stats_optimized', 'collection_completion_optimized'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                                WHERE m.view_name = v_view AND m.user_id IS NULL
+                                  AND m.collection_id = v_collections[i] AND m.xmax = '0'::xid) THEN
+                    v_views := v_views || v_view;
+                    v_u := v_u || NULL::bigint;
+                    v_c := v_c || v_collections[i];
+                END IF;
+            END LOOP;
+        END LOOP;
+        IF cardinality(v_views) = 0 THEN
+            RETURN NULL;
+        END IF;
     END IF;
 
-    -- the same rows as the previous mark of this transaction (reset by commit / rollback,
-    -- also of a savepoint, with the marks): nothing new to mark
-    v_key := TG_TABLE_NAME || ':' || v_users::text || ':' || v_collections::text;
-    IF v_key = current_setting('boosterz_stale.last', true) THEN
-        RETURN NULL;
-    END IF;
-
-    -- once per transaction and view: NOTIFY when no live mark is pending (a mark whose xmax
-    -- is set is being or has been deleted by a refresh: it does not count, also under
-    -- REPEATABLE READ where a committed refresh may be newer than our snapshot)
-    FOREACH v_view IN ARRAY v_views LOOP
-        CONTINUE WHEN current_setting('boosterz_stale.' || v_view, true) = 'marked';
+    -- NOTIFY when the view had no live mark before this one: once per fresh-to-stale transition
+    FOREACH v_view IN ARRAY ARRAY(SELECT DISTINCT v FROM unnest(v_views) v) LOOP
         IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
                         WHERE m.view_name = v_view AND m.xmax = '0'::xid) THEN
             PERFORM pg_notify('boosterz_views_stale', v_view);
         END IF;
-        PERFORM set_config('boosterz_stale.' || v_view, 'marked', true);
     END LOOP;
-
     INSERT INTO public.materialized_view_stale_marks (view_name, user_id, collection_id)
-    SELECT * FROM unnest(v_views, v_users, v_collections);
-    PERFORM set_config('boosterz_stale.last', v_key, true);
+    SELECT * FROM unnest(v_views, v_u, v_c);
     RETURN NULL;
 END;
 $$;
@@ -198,6 +235,106 @@ CREATE TRIGGER follows_update_mark_view_rows_stale
 CREATE TRIGGER follows_truncate_mark_views_stale
     AFTER TRUNCATE ON public.follows
     FOR EACH STATEMENT EXECUTE FUNCTION public.mark_materialized_view_rows_stale('user_stats_optimized');
+
+-- Waits until every writer running when it is called (a transaction of this database that
+-- has fired a freshness trigger) has committed or rolled back, polling every 10 ms and taking
+-- no lock, leaving out those that wait on a lock this session holds (another refresh queued
+-- behind this one). Raises 55P03 once it has waited longer than
+-- lock_timeout, when that is set: like a lock wait, a long writer delays the refresh, never
+-- the other way round.
+CREATE FUNCTION public.wait_for_running_transactions() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_xids xid[];
+    v_started constant timestamptz := pg_catalog.clock_timestamp();
+    v_limit constant interval := pg_catalog.current_setting('lock_timeout')::interval;
+BEGIN
+    -- the writers: transactions with an id that have read or written the marks (every
+    -- freshness trigger does, and keeps that lock until it ends); a transaction holds the lock
+    -- on its own id until it ends; prepared transactions have no backend
+    v_xids := ARRAY(SELECT x.transactionid
+                      FROM pg_catalog.pg_locks m
+                      JOIN pg_catalog.pg_locks x
+                        ON x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted
+                       AND x.virtualtransaction = m.virtualtransaction
+                     WHERE m.locktype = 'relation' AND m.granted
+                       AND m.relation = 'public.materialized_view_stale_marks'::regclass
+                       AND m.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+                       AND m.pid IS DISTINCT FROM pg_catalog.pg_backend_pid());
+    LOOP
+        v_xids := ARRAY(SELECT x FROM unnest(v_xids) AS x
+                         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                                        WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                                          AND l.transactionid = x
+                                          AND NOT coalesce(pg_catalog.pg_backend_pid() = ANY (pg_catalog.pg_blocking_pids(l.pid)), false)));
+        EXIT WHEN cardinality(v_xids) = 0;
+        IF v_limit > interval '0' AND pg_catalog.clock_timestamp() - v_started > v_limit THEN
+            RAISE EXCEPTION 'waited % for % transaction(s) still running (e.g. xid %) before refreshing',
+                  pg_catalog.clock_timestamp() - v_started, cardinality(v_xids), v_xids[1]
+                  USING ERRCODE = '55P03', HINT = 'a long writer delays the refresh: retry later, or raise lock_timeout';
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.01);
+    END LOOP;
+END;
+$$;
+
+-- refresh_materialized_views() of 0005, one line more: after deleting a view's marks it waits
+-- for the transactions still running (a writer among them may have relied on a deleted mark).
+CREATE OR REPLACE FUNCTION public.refresh_materialized_views(
+    p_all boolean DEFAULT false,
+    p_concurrently boolean DEFAULT true,
+    p_views text[] DEFAULT NULL
+) RETURNS TABLE (view_name text, was_stale boolean, refreshed_concurrently boolean, duration_ms numeric)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    c_views constant text[] := ARRAY['collection_completion_optimized', 'user_stats_optimized'];
+    v_view text;
+    v_started timestamptz;
+    v_stale boolean;
+    v_concurrently boolean;
+    v_unknown text[];
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'refresh_materialized_views() must run at READ COMMITTED, not %', current_setting('transaction_isolation')
+              USING ERRCODE = '25001',
+                    HINT = 'each refresh needs a snapshot taken after its stale marks were cleared';
+    END IF;
+    v_unknown := ARRAY(SELECT u FROM unnest(p_views) AS u WHERE u IS NULL OR NOT (u = ANY (c_views)));
+    IF cardinality(v_unknown) > 0 THEN
+        RAISE EXCEPTION 'refresh_materialized_views(): unknown view(s) %; known: %', v_unknown, c_views
+              USING ERRCODE = '22023';
+    END IF;
+    FOREACH v_view IN ARRAY c_views LOOP
+        v_stale := EXISTS (SELECT 1 FROM materialized_view_stale_marks m WHERE m.view_name = v_view);
+        CONTINUE WHEN NOT CASE WHEN p_views IS NOT NULL THEN v_view = ANY (p_views)
+                               WHEN p_all THEN true
+                               ELSE v_stale END;
+        v_started := clock_timestamp();
+        DELETE FROM materialized_view_stale_marks m WHERE m.view_name = v_view;
+        v_stale := v_stale OR FOUND;
+        -- a writer still running may have relied on a mark just deleted (0008 writes no mark
+        -- for a row that has one): once it has ended, the refresh below includes its changes
+        PERFORM public.wait_for_running_transactions();
+        v_concurrently := coalesce(p_concurrently, true)
+                          AND (SELECT c.relispopulated FROM pg_class c WHERE c.oid = format('%I', v_view)::regclass);
+        IF v_concurrently THEN
+            EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I', v_view);
+        ELSE
+            EXECUTE format('REFRESH MATERIALIZED VIEW %I', v_view);
+        END IF;
+        view_name := v_view;
+        was_stale := v_stale;
+        refreshed_concurrently := v_concurrently;
+        duration_ms := round((extract(epoch FROM clock_timestamp() - v_started) * 1000)::numeric, 1);
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
 
 -- User stats: the view's row when it has no pending mark (the user's own, one of a collection
 -- the user has cards in, or one of the whole view), else computed live. STABLE: the marks,

@@ -93,6 +93,60 @@ CREATE TRIGGER follows_mark_views_stale
     FOR EACH STATEMENT
     EXECUTE FUNCTION public.mark_materialized_views_stale('user_stats_optimized');
 
+-- 0005's refresh_materialized_views()
+CREATE OR REPLACE FUNCTION public.refresh_materialized_views(
+    p_all boolean DEFAULT false,
+    p_concurrently boolean DEFAULT true,
+    p_views text[] DEFAULT NULL
+) RETURNS TABLE (view_name text, was_stale boolean, refreshed_concurrently boolean, duration_ms numeric)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    c_views constant text[] := ARRAY['collection_completion_optimized', 'user_stats_optimized'];
+    v_view text;
+    v_started timestamptz;
+    v_stale boolean;
+    v_concurrently boolean;
+    v_unknown text[];
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'refresh_materialized_views() must run at READ COMMITTED, not %', current_setting('transaction_isolation')
+              USING ERRCODE = '25001',
+                    HINT = 'each refresh needs a snapshot taken after its stale marks were cleared';
+    END IF;
+    v_unknown := ARRAY(SELECT u FROM unnest(p_views) AS u WHERE u IS NULL OR NOT (u = ANY (c_views)));
+    IF cardinality(v_unknown) > 0 THEN
+        RAISE EXCEPTION 'refresh_materialized_views(): unknown view(s) %; known: %', v_unknown, c_views
+              USING ERRCODE = '22023';
+    END IF;
+    FOREACH v_view IN ARRAY c_views LOOP
+        v_stale := EXISTS (SELECT 1 FROM materialized_view_stale_marks m WHERE m.view_name = v_view);
+        CONTINUE WHEN NOT CASE WHEN p_views IS NOT NULL THEN v_view = ANY (p_views)
+                               WHEN p_all THEN true
+                               ELSE v_stale END;
+        v_started := clock_timestamp();
+        -- waits for writers that pinned a mark: their changes are then in the refresh below
+        DELETE FROM materialized_view_stale_marks m WHERE m.view_name = v_view;
+        v_stale := v_stale OR FOUND;
+        v_concurrently := coalesce(p_concurrently, true)
+                          AND (SELECT c.relispopulated FROM pg_class c WHERE c.oid = format('%I', v_view)::regclass);
+        IF v_concurrently THEN
+            EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I', v_view);
+        ELSE
+            EXECUTE format('REFRESH MATERIALIZED VIEW %I', v_view);
+        END IF;
+        view_name := v_view;
+        was_stale := v_stale;
+        refreshed_concurrently := v_concurrently;
+        duration_ms := round((extract(epoch FROM clock_timestamp() - v_started) * 1000)::numeric, 1);
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+DROP FUNCTION IF EXISTS public.wait_for_running_transactions();
+
 -- 0006's get_user_stats()
 CREATE OR REPLACE FUNCTION public.get_user_stats(p_user_id bigint)
 RETURNS TABLE (

@@ -6,6 +6,7 @@ import { openSession, type Session } from '../../db/session.js';
 import { isConnectionLoss } from '../../errors.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
+import { inFlightTransactions, staleOnceEnded } from './in-flight.js';
 import {
   claimRun,
   closeAbandonedRuns,
@@ -109,6 +110,8 @@ export class Daemon {
   /** Outcomes that could not be written when the run ended (database away): written at the next chance. */
   private unrecorded = new Map<number, { outcome: Outcome; rows: number | null; error: string | null }>();
   private stopping = false;
+  /** Fires on stop: ends the watches that follow a refresh. */
+  private readonly stopped = new AbortController();
 
   constructor(
     private readonly sql: Sql,
@@ -345,11 +348,28 @@ export class Daemon {
   private async work(job: JobName, db: Sql, signal: AbortSignal): Promise<number> {
     if (job === 'refresh') {
       const r = await refreshViews(db, { signal });
+      this.watchInFlight(await inFlightTransactions(db));
       return r.refreshed.length;
     }
     const r = await cleanup(db, { signal, batchSize: this.o.cleanupBatchSize, maxRuntimeMs: this.o.cleanupMaxRuntimeMs });
     await pruneRuns(db, this.o.historyDays);
     return Object.values(r.tables).reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * A writer still running when the refresh committed may have relied on a mark the refresh
+   * cleared, and sent no NOTIFY for its own: once they have all ended, refresh again if any
+   * mark is left. Runs beside the jobs, on the bookkeeping session; errors are only logged.
+   */
+  private watchInFlight(xids: string[]): void {
+    const intervalMs = Math.min(1000, Math.max(50, this.o.refreshDebounceMs));
+    staleOnceEnded(() => this.db(), xids, { intervalMs, signal: this.stopped.signal })
+      .then((stale) => {
+        if (stale && !this.stopping) this.onNotify('(marks left by writes in flight during the last refresh)');
+      })
+      .catch((err: unknown) =>
+        this.o.onEvent({ event: 'db:down', error: `checking for marks after the refresh failed: ${(err as Error).message}` }),
+      );
   }
 
   private count(job: JobName, outcome: string, durationMs?: number) {
@@ -366,6 +386,7 @@ export class Daemon {
   /** Stops scheduling, lets running jobs finish up to the shutdown timeout, then cancels them; releases everything. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     for (const t of this.tasks) await t.stop();
     for (const t of this.tasks) await t.destroy();
     clearTimeout(this.debounce);
