@@ -117,7 +117,8 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const runs = o.runs ?? 50;
   const phase = (t: string) => o.onPhase?.(t);
   const workloads = await loadWorkloads(o.sqlDir);
-  const [{ version }] = await sql<{ version: string }[]>`select current_setting('server_version') as version`;
+  const [{ version, database }] = await sql<{ version: string; database: string }[]>`
+    select current_setting('server_version') as version, current_database() as database`;
 
   phase('baseline schema (version 1)');
   await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: () => undefined, to: 1, lint: false });
@@ -137,6 +138,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     rollbackDir: o.rollbackDir,
     emit: o.emit,
     signal: o.signal,
+    database,
     orphans: 'detach',
     yes: true,
     lint: false,
