@@ -48,7 +48,7 @@ export function register(cmd: Command, run: RunCommand): void {
         const sqlDir = join(ctx.packageRoot, 'src/sql');
         const progress = new ProgressRenderer(ctx.out);
         say(
-          `Boosterz demo on database ${DEMO_DB}: baseline schema, generated data, the four workloads, migrate, verify, the workloads again`,
+          `Boosterz demo on database ${DEMO_DB}: baseline schema, generated data, the five workloads, migrate, verify, the workloads again`,
         );
         const r = await bench(sql, {
           ...dirs,
@@ -88,7 +88,7 @@ export function register(cmd: Command, run: RunCommand): void {
         } catch (err) {
           ctx.out.warn((err as Error).message);
         }
-        say('report unused-indexes (statistics from this run only: most indexes were not needed by these four workloads)');
+        say('report unused-indexes (statistics from this run only: most indexes were not needed by these five workloads)');
         const u = await unusedIndexes(sql, sqlDir);
         ctx.out.result(
           `${u.indexes.length} index(es) with 0 scans, e.g. ${u.indexes

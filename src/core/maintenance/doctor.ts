@@ -216,9 +216,7 @@ async function applicationRoleLines(sql: Sql, add: (topic: string, verdict: Verd
   for (const r of rows) {
     const problems: string[] = [];
     if (r.definer === false && r.marks === false)
-      problems.push(
-        'its writes fire the freshness trigger function with its own rights but it cannot write materialized_view_stale_marks',
-      );
+      problems.push('its writes fire the freshness trigger function with its own rights but it cannot write materialized_view_stale_marks');
     if (r.views === false && r.readsSources)
       problems.push(
         'it reads the tables user_stats_optimized is computed from but not the view (get_user_stats() fails for it): rerun the GRANT of 0004',
