@@ -344,9 +344,9 @@ describe('row freshness under concurrent writers (READ COMMITTED and REPEATABLE 
         const r = rng(99);
         while (!stop) {
           const u = 1 + Math.floor(r() * USERS);
-          const s = await statsBoth(reader as unknown as Sql, u);
+          const s = await statsBoth(reader, u);
           if (JSON.stringify(s.fn) !== JSON.stringify(s.plain)) mismatches.push({ user: u, fn: s.fn, plain: s.plain });
-          const c = await completionBoth(reader as unknown as Sql, u);
+          const c = await completionBoth(reader, u);
           if (JSON.stringify(c.fn) !== JSON.stringify(c.plain)) mismatches.push({ user: u, fn: c.fn, plain: c.plain });
           counts.reads++;
         }
