@@ -19,6 +19,13 @@
 -- fresh-to-stale transition; the daemon re-checks after its refresh for writers that were
 -- still running (see README, daemon).
 
+-- Every lock this transaction needs, first, in the order the application's writers take them
+-- (a card insert locks cards, then users / collections / checklist_cards for its key checks,
+-- then the marks in its trigger): a writer can wait for this migration, never deadlock with it.
+-- ACCESS EXCLUSIVE is what DROP TRIGGER takes anyway; the transaction lasts milliseconds.
+LOCK TABLE public.cards, public.posts, public.follows, public.checklist_cards, public.users,
+           public.materialized_view_stale_marks IN ACCESS EXCLUSIVE MODE;
+
 ALTER TABLE public.materialized_view_stale_marks
     ADD COLUMN user_id bigint,
     ADD COLUMN collection_id bigint;

@@ -18,7 +18,7 @@ describe('bench and demo at a tiny scale', () => {
       expect(typeof w.met).toBe('boolean');
     }
     expect(b.data.totalRows).toBeGreaterThan(10_000);
-    expect(b.migrate.statements).toBe(120);
+    expect(b.migrate.statements).toBe(121);
     expect(b.floor.ratio).toBeGreaterThan(0);
     expect(b.triggers.map((t: { writers: number }) => t.writers)).toEqual([1, 8]);
     for (const t of b.triggers) expect(t.ratio).toBeGreaterThan(0);
@@ -34,7 +34,7 @@ describe('bench and demo at a tiny scale', () => {
         /== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/,
       );
       expect(r.stdout).not.toMatch(/✗/);
-      expect(r.stderr).toMatch(/\[120\/120\] 0008 do/);
+      expect(r.stderr).toMatch(/\[121\/121\] 0008 do/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
