@@ -15,7 +15,9 @@ export function renderBench(r: BenchResult): string {
         `${ms(w.after.p50Ms)} / ${ms(w.after.p95Ms)}`,
         `×${w.speedup.toFixed(1)}`,
         `-${w.reductionPct.toFixed(0)}%`,
-        `-${w.guide.reductionPct}% (${w.guide.beforeMs} → ${w.guide.targetMs} ms)`,
+        w.guide.beforeMs !== undefined
+          ? `-${w.guide.reductionPct}% (${w.guide.beforeMs} → ${w.guide.targetMs} ms)`
+          : `-${w.guide.reductionPct}%`,
         w.met ? 'yes' : 'no',
       ]),
     ),
@@ -30,9 +32,9 @@ export function renderBench(r: BenchResult): string {
     lines.push(
       `migrate vs its floor (${r.floor.method}): ${formatMs(r.floor.migrateMs)} vs ${formatMs(r.floor.floorMs)} = ×${r.floor.ratio.toFixed(2)}`,
     );
-  if (r.triggers)
+  for (const t of r.triggers ?? [])
     lines.push(
-      `freshness trigger cost: ${Math.round(r.triggers.withPerSec)} vs ${Math.round(r.triggers.withoutPerSec)} single-row inserts/s into cards with / without it = ${(r.triggers.ratio * 100).toFixed(0)}% of the throughput kept`,
+      `freshness trigger cost, ${t.writers} writer(s): ${Math.round(t.withPerSec)} vs ${Math.round(t.withoutPerSec)} single-row inserts/s into cards with / without it = ${(t.ratio * 100).toFixed(0)}% of the throughput kept`,
     );
   lines.push(
     `answers: every optimized answer equals the plain query's (${r.workloads.reduce((n, w) => n + w.identicalAnswers, 0)} parameter sets compared)`,

@@ -16,7 +16,11 @@ import { checkTopology, connectionTarget, type CommandContext } from './context.
  * (--database-url, DATABASE_URL, --embedded), else on a throwaway server (a container when a
  * runtime answers, else embedded binaries in a temporary folder).
  */
-export async function throwawayDatabase(ctx: CommandContext, command: string): Promise<{ sql: Sql; url: string; where: string }> {
+export async function throwawayDatabase(
+  ctx: CommandContext,
+  command: string,
+  o: { max?: number } = {},
+): Promise<{ sql: Sql; url: string; where: string }> {
   const explicit = ctx.flags.databaseUrl || process.env.DATABASE_URL || process.env.PGHOST || ctx.flags.embedded;
   let server: ConnectionTarget;
   if (explicit) {
@@ -41,7 +45,7 @@ export async function throwawayDatabase(ctx: CommandContext, command: string): P
     await admin.end({ timeout: 2 });
   });
   const target = onDatabase(server, name);
-  const { sql } = await openClient(target, { command, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
+  const { sql } = await openClient(target, { command, max: o.max, onNotice: (m) => ctx.out.verbose(`notice: ${m}`) });
   ctx.onCleanup(() =>
     sql.end({ timeout: 5 }).then(
       () => undefined,

@@ -5,11 +5,11 @@ import { runCli } from '../helpers/cli.js';
 import { serverUrl } from '../helpers/db.js';
 
 describe('bench and demo at a tiny scale', () => {
-  it('bench: generates, times the four workloads before and after, the answers match, floor and trigger cost measured', async () => {
+  it('bench: generates, times the five workloads before and after, the answers match, floor and trigger cost measured', async () => {
     const r = await runCli(['bench', '--json', '-d', serverUrl(), '--scale', '0.005', '--runs', '5'], { timeoutMs: 300_000 });
     expect({ code: r.code, err: r.code ? r.stderr : '' }).toEqual({ code: 0, err: '' });
     const b = JSON.parse(r.stdout);
-    expect(b.workloads.map((w: { name: string }) => w.name)).toEqual(['collection', 'feed', 'user_stats', 'conversations']);
+    expect(b.workloads.map((w: { name: string }) => w.name)).toEqual(['collection', 'feed', 'user_stats', 'conversations', 'ownership']);
     for (const w of b.workloads) {
       expect(w.before.runs).toBe(5);
       expect(w.after.runs).toBe(5);
@@ -18,9 +18,10 @@ describe('bench and demo at a tiny scale', () => {
       expect(typeof w.met).toBe('boolean');
     }
     expect(b.data.totalRows).toBeGreaterThan(10_000);
-    expect(b.migrate.statements).toBe(90);
+    expect(b.migrate.statements).toBe(121);
     expect(b.floor.ratio).toBeGreaterThan(0);
-    expect(b.triggers.ratio).toBeGreaterThan(0);
+    expect(b.triggers.map((t: { writers: number }) => t.writers)).toEqual([1, 8]);
+    for (const t of b.triggers) expect(t.ratio).toBeGreaterThan(0);
     expect(b.postgres).toMatch(/^\d+/);
   }, 300_000);
 
@@ -33,7 +34,7 @@ describe('bench and demo at a tiny scale', () => {
         /== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/,
       );
       expect(r.stdout).not.toMatch(/✗/);
-      expect(r.stderr).toMatch(/\[90\/90\] 0007 grant/);
+      expect(r.stderr).toMatch(/\[121\/121\] 0008 do/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -117,6 +117,54 @@ describe('daemon', () => {
     expect(Number(s.posts)).toBeGreaterThanOrEqual(5);
   }, 60_000);
 
+  it('a mark left by a writer that committed during the refresh gets its own refresh, though it sent no NOTIFY', async () => {
+    await db.sql`insert into users (id, username, email) values (50, 'late', 'late@example.com')`;
+    const d = await startCli([
+      '-d',
+      db.url,
+      'daemon',
+      '--json',
+      '--refresh-cron',
+      NEVER,
+      '--cleanup-cron',
+      NEVER,
+      '--refresh-debounce',
+      '200ms',
+    ]);
+    const writer = await db.sql.reserve();
+    try {
+      await d.until(/"event":"listen"/);
+      await db.sql`select refresh_materialized_views(true)`;
+      await db.sql`insert into posts (user_id, content) values (1, 'first')`; // fresh to stale: NOTIFY
+      await writer`begin`;
+      await writer`insert into posts (user_id, content) values (50, 'in flight')`; // its own mark, but the view has one: no NOTIFY
+      // the refresh clears user 1's mark, then waits for the writer; the writer's mark came after: it stays
+      await waitFor(
+        'the refresh to wait for the writer',
+        async () =>
+          (
+            await db.sql`select 1 from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'
+                        and application_name like 'boosterz-db/daemon%'`
+          ).length > 0,
+      );
+      await writer`commit`;
+      await d.until(/"job":"refresh","trigger":"notify"[^\n]*"event":"job:done"/, 2);
+      process.kill(d.pid, 'SIGTERM');
+      expect((await d.result).code).toBe(0);
+    } finally {
+      await writer`rollback`.catch(() => undefined);
+      writer.release();
+      killStartedClis();
+    }
+    expect((await d.result).stdout.match(/"event":"notify"/g)).toHaveLength(2); // user 1's write, then the check after the refresh
+    const [s] = await db.sql<{ view: string; live: string }[]>`
+      select (select posts_count::text from user_stats_optimized where user_id = 50) as view,
+             (select count(*)::text from posts where user_id = 50) as live`;
+    expect(s.view).toBe(s.live);
+    const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from materialized_view_stale_marks`;
+    expect(n).toBe(0);
+  }, 60_000);
+
   it('a failing job is logged and retried next tick without stopping the daemon', async () => {
     await db.sql`alter function cleanup_old_data rename to cleanup_old_data_away`;
     try {

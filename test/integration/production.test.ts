@@ -46,6 +46,7 @@ async function exercise(app: Sql, version: number): Promise<void> {
     await app`select * from get_user_conversations(${other.id})`;
     await app`select batch_update_ownership(${u.id}, ${JSON.stringify([{ checklist_card_id: Number(cc.id), quantity: 1 }])}::text::jsonb)`;
   }
+  if (version >= 8) await app`select * from get_collection_completion(${u.id})`;
   if (version >= 4) await app`select count(*) from user_stats_optimized`;
   await app`delete from cards where user_id = ${u.id}`;
   await app`delete from checklist_cards where id = ${cc.id}`;
@@ -95,7 +96,7 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
   });
 
   it('each migration lands in public whatever the search_path; the app role reads and writes after every one, and after the rollback', async () => {
-    for (let v = 2; v <= 7; v++) {
+    for (let v = 2; v <= 8; v++) {
       const r = await asOwner(db, ['migrate', '--to', String(v)]);
       expect({ v, code: r.code, err: r.code ? r.stderr : '' }).toEqual({ v, code: 0, err: '' });
       await expect(exercise(app, v)).resolves.toBeUndefined();
@@ -130,7 +131,7 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
     expect({ code: refresh.code, err: refresh.code ? refresh.stderr : '' }).toEqual({ code: 0, err: '' });
     const cleanup = await asOwner(db, ['cleanup']);
     expect({ code: cleanup.code, err: cleanup.code ? cleanup.stderr : '' }).toEqual({ code: 0, err: '' });
-    await exercise(app, 7);
+    await exercise(app, 8);
     const d = await runCliUntil(
       ['-d', db.owner.url, 'daemon', '--json', '--refresh-cron', '*/1 * * * * *', '--cleanup-cron', '0 0 1 1 *'],
       /"job":"refresh"[^\n]*"event":"job:done"/,

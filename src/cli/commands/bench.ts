@@ -15,7 +15,8 @@ export async function runBench(
   ctx: CommandContext,
   o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string },
 ) {
-  const { sql } = await throwawayDatabase(ctx, 'bench');
+  // 8 concurrent writers for the trigger cost, and a session beside them
+  const { sql } = await throwawayDatabase(ctx, 'bench', { max: 10 });
   const progress = new ProgressRenderer(ctx.out);
   const r = await bench(sql, {
     ...migrationDirs(ctx),

@@ -9,6 +9,7 @@ import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, ty
 import { firstDifference } from './compare.js';
 import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
 import { toolTable } from '../../db/sql.js';
+import { OWNERSHIP, ownershipParams, runOwnership, timeOwnership, type OwnershipParams } from './ownership.js';
 
 export interface BenchOptions {
   scale: number;
@@ -43,7 +44,8 @@ export interface WorkloadResult {
   speedup: number;
   /** 1 - after p50 / before p50, in %. */
   reductionPct: number;
-  guide: { beforeMs: number; targetMs: number; reductionPct: number };
+  /** The guide's numbers (the ownership checklist has a reduction only). */
+  guide: { beforeMs?: number; targetMs?: number; reductionPct: number };
   /** The guide's reduction reached (p50). */
   met: boolean;
   /** Parameter sets whose optimized answer was compared with the plain query's: all identical. */
@@ -61,7 +63,8 @@ export interface BenchResult {
   migrate: { ms: number; statements: number; orphansDetached: number };
   workloads: WorkloadResult[];
   floor?: { migrateMs: number; floorMs: number; ratio: number; method: string };
-  triggers?: TriggerCost;
+  /** Insert throughput with and without the freshness trigger, with 1 and with 8 concurrent writers. */
+  triggers?: TriggerCost[];
   notes: string[];
 }
 
@@ -80,6 +83,15 @@ async function timeAll(sql: Sql, workloads: Workload[], params: Map<string, unkn
     out.set(w.name, timing);
   }
   return out;
+}
+
+/** The ownership checklist: warm-up runs, then one timed run per parameter set (each rolled back). */
+async function timeOwnershipRuns(sql: Sql, sets: OwnershipParams[], variant: 'plain' | 'optimized', o: BenchOptions) {
+  for (const p of sets.slice(0, WARMUP)) await runOwnership(sql, variant, p);
+  o.onPhase?.(
+    `${variant === 'plain' ? 'before: row by row' : 'after: batch_update_ownership'}: ${OWNERSHIP.title} × ${sets.length - WARMUP}`,
+  );
+  return timeOwnership(sql, variant, sets.slice(WARMUP), o.signal);
 }
 
 /** Same data on a second database, then the guide's psql -f method for what `migrate` applied. */
@@ -108,7 +120,7 @@ async function measureFloor(o: BenchOptions, migrateMs: number, seed: number): P
 }
 
 /**
- * On an empty database: baseline schema, Boosterz-shaped data, the four workloads as plain
+ * On an empty database: baseline schema, Boosterz-shaped data, the five workloads as plain
  * SQL (before), `migrate` (with live progress, orphans detached), the views refreshed, the
  * workloads through the stored functions (after), their answers checked against the plain
  * queries on the same data; optionally the psql floor and the trigger's insert cost.
@@ -118,7 +130,8 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const runs = o.runs ?? 50;
   const phase = (t: string) => o.onPhase?.(t);
   const workloads = await loadWorkloads(o.sqlDir);
-  const [{ version }] = await sql<{ version: string }[]>`select current_setting('server_version') as version`;
+  const [{ version, database }] = await sql<{ version: string; database: string }[]>`
+    select current_setting('server_version') as version, current_database() as database`;
 
   phase('baseline schema (version 1)');
   await migrate(sql, { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir, emit: () => undefined, to: 1, lint: false });
@@ -130,6 +143,8 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const params = new Map<string, unknown[][]>();
   for (const w of workloads) params.set(w.name, await pickParams(sql, w, { seed, count: runs + WARMUP }));
   const before = await timeAll(sql, workloads, params, 'plain', o);
+  const owning = await ownershipParams(sql, o.sqlDir, { seed, count: runs + WARMUP });
+  const ownBefore = await timeOwnershipRuns(sql, owning, 'plain', o);
 
   phase('migrate (orphans detached)');
   const t0 = performance.now();
@@ -138,6 +153,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     rollbackDir: o.rollbackDir,
     emit: o.emit,
     signal: o.signal,
+    database,
     orphans: 'detach',
     yes: true,
     lint: false,
@@ -150,6 +166,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   await sql`select refresh_materialized_views(true)`;
   await sql`analyze`;
   const after = await timeAll(sql, workloads, params, 'optimized', o);
+  const ownAfter = await timeOwnershipRuns(sql, owning, 'optimized', o);
 
   phase('checking that every optimized answer equals the plain query on the same data');
   const results: WorkloadResult[] = [];
@@ -180,11 +197,37 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     });
   }
 
+  const ownSets = owning.slice(0, COMPARED);
+  for (const p of ownSets) {
+    const [a, b] = [await runOwnership(sql, 'plain', p), await runOwnership(sql, 'optimized', p)];
+    const diff = firstDifference(a.rows as WorkloadRow[], b.rows as WorkloadRow[]);
+    if (diff)
+      throw new BoosterzError(
+        `${OWNERSHIP.title}: batch_update_ownership leaves other rows than the row-by-row statements for user ${p.userId}: ${diff}`,
+        ExitCode.checkFailed,
+      );
+  }
+  const ownReduction = 100 * (1 - ownAfter.p50Ms / ownBefore.p50Ms);
+  results.push({
+    name: OWNERSHIP.name,
+    title: OWNERSHIP.title,
+    before: ownBefore,
+    after: ownAfter,
+    speedup: ownBefore.p50Ms / ownAfter.p50Ms,
+    reductionPct: ownReduction,
+    guide: OWNERSHIP.guide,
+    met: ownReduction >= OWNERSHIP.guide.reductionPct,
+    identicalAnswers: ownSets.length,
+  });
+
   const floor = o.floorDatabase ? await measureFloor(o, migrateMs, seed) : undefined;
-  let triggers: TriggerCost | undefined;
+  let triggers: TriggerCost[] | undefined;
   if (o.triggerCost !== false) {
-    phase('trigger cost: single-row inserts into cards with and without the freshness trigger');
-    triggers = await triggerCost(sql);
+    triggers = [];
+    for (const writers of [1, 8]) {
+      phase(`trigger cost: single-row inserts into cards with and without the freshness trigger, ${writers} concurrent writer(s)`);
+      triggers.push(await triggerCost(sql, { writers, inserts: 4000 }));
+    }
   }
   const cpu = cpus();
   return {
@@ -208,6 +251,7 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     triggers,
     notes: [
       'before: the plain queries on the baseline schema (version 1); after: the stored functions of 0006 after `migrate`',
+      'ownership checklist: 40 checklist cards of one collection set at once (a third to 0 copies), row by row as the app does it (one or more statements per card, each a round trip) vs one batch_update_ownership call; each run in a transaction rolled back; the rows left compared',
       'times are client-side round trips over loopback, p50/p95 over the same random users (a power user sometimes, a typical user usually) in both runs, after 3 warm-up runs',
       'the materialized views were refreshed before the after-runs and the comparison: get_user_stats reads user_stats_optimized only when no stale mark is pending, else computes live (never stale)',
       'answers compared with the plain query re-run on the migrated data (orphan references were detached by migrate, which changes e.g. distinct checklist-card counts)',

@@ -37,6 +37,8 @@ export async function applyLikePsql(url: string, sql: Sql, files: MigrationFile[
 }
 
 export interface TriggerCost {
+  /** Concurrent sessions inserting. */
+  writers: number;
   inserts: number;
   withPerSec: number;
   withoutPerSec: number;
@@ -44,43 +46,66 @@ export interface TriggerCost {
   ratio: number;
 }
 
+/** The freshness trigger that card inserts fire (0008; 0005 before it). */
+async function cardTrigger(sql: Sql): Promise<string> {
+  const [t] = await sql<{ name: string }[]>`
+    select tgname as name from pg_trigger
+     where tgrelid = 'public.cards'::regclass and tgname in ('cards_mark_view_rows_stale', 'cards_mark_views_stale')
+     order by tgname desc limit 1`;
+  return t.name;
+}
+
 /**
- * Insert throughput into cards, one row per transaction (the app's pattern), with and without
- * the freshness trigger, in alternating blocks so both see the same machine noise. The rows
- * are deleted afterwards and the trigger is enabled again.
+ * Insert throughput into cards, one row per transaction (the app's pattern), from `writers`
+ * concurrent sessions, with and without the freshness trigger, in alternating blocks so both
+ * see the same machine noise; each block starts with fresh views (the first writes pay the
+ * marks, as after every refresh). The rows are deleted afterwards and the trigger enabled again.
  */
-export async function triggerCost(sql: Sql, inserts = 2000, blocks = 4): Promise<TriggerCost> {
-  const [ref] = await sql<{ user_id: string; collection_id: string; checklist_card_id: string }[]>`
-    select c.user_id::text, cc.collection_id::text, cc.id::text as checklist_card_id from checklist_cards cc, (select min(id) as user_id from users) c limit 1`;
-  const per = Math.max(1, Math.floor(inserts / blocks / 2));
+export async function triggerCost(sql: Sql, o: { writers?: number; inserts?: number; blocks?: number } = {}): Promise<TriggerCost> {
+  const writers = o.writers ?? 1;
+  const blocks = o.blocks ?? 4;
+  const [ref] = await sql<{ users: number; checklist: number }[]>`
+    select (select count(*)::int from users) as users, (select count(*)::int from checklist_cards) as checklist`;
+  const per = Math.max(1, Math.floor((o.inserts ?? 2000) / blocks / 2 / writers));
+  const trigger = await cardTrigger(sql);
   let withMs = 0;
   let withoutMs = 0;
   const marker = 'boosterz-bench-trigger-cost';
-  const conn = await sql.reserve();
+  const conns = await Promise.all(Array.from({ length: writers }, () => sql.reserve()));
   try {
+    let n = 0;
     const insertBlock = async () => {
       const t0 = performance.now();
-      for (let i = 0; i < per; i++) {
-        await conn`insert into cards (user_id, collection_id, checklist_card_id, notes) values (${ref.user_id}, ${ref.collection_id}, ${ref.checklist_card_id}, ${marker})`;
-      }
+      await Promise.all(
+        conns.map(async (conn) => {
+          for (let i = 0; i < per; i++) {
+            const k = n++;
+            // a different user and checklist card each time (the ids are dense from 1)
+            await conn`insert into cards (user_id, collection_id, checklist_card_id, notes)
+                       select u.id, cc.collection_id, cc.id, ${marker}
+                         from (select id from users order by id offset ${(k * 7919) % ref.users} limit 1) u,
+                              (select id, collection_id from checklist_cards order by id offset ${(k * 104729) % ref.checklist} limit 1) cc`;
+          }
+        }),
+      );
       return performance.now() - t0;
     };
     for (let b = 0; b < blocks; b++) {
-      await conn`select refresh_materialized_views(true)`; // a fresh view: the first write pays the mark + NOTIFY, as in production
+      await sql`select refresh_materialized_views(true)`;
       withMs += await insertBlock();
-      await conn`alter table cards disable trigger cards_mark_views_stale`;
+      await sql`alter table cards disable trigger ${sql(trigger)}`;
       try {
         withoutMs += await insertBlock();
       } finally {
-        await conn`alter table cards enable trigger cards_mark_views_stale`;
+        await sql`alter table cards enable trigger ${sql(trigger)}`;
       }
     }
-    await conn`delete from cards where notes = ${marker}`;
+    await sql`delete from cards where notes = ${marker}`;
   } finally {
-    conn.release();
+    for (const c of conns) c.release();
   }
-  const n = per * blocks;
-  const withPerSec = n / (withMs / 1000);
-  const withoutPerSec = n / (withoutMs / 1000);
-  return { inserts: n * 2, withPerSec, withoutPerSec, ratio: withPerSec / withoutPerSec };
+  const count = per * blocks * writers;
+  const withPerSec = count / (withMs / 1000);
+  const withoutPerSec = count / (withoutMs / 1000);
+  return { writers, inserts: count * 2, withPerSec, withoutPerSec, ratio: withPerSec / withoutPerSec };
 }

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_REPLICA_LAG, ReplicaThrottle } from '../engine/replicas.js'
 import type { LagLimit } from '../engine/types.js';
 import { cleanup } from '../maintenance/cleanup.js';
 import { refreshViews } from '../maintenance/refresh.js';
+import { inFlightTransactions, staleOnceEnded } from './in-flight.js';
 import {
   claimRun,
   closeAbandonedRuns,
@@ -120,6 +121,8 @@ export class Daemon {
   /** Outcomes that could not be written when the run ended (database away): written at the next chance. */
   private unrecorded = new Map<number, { outcome: Outcome; rows: number | null; error: string | null }>();
   private stopping = false;
+  /** Fires on stop: ends the watches that follow a refresh. */
+  private readonly stopped = new AbortController();
 
   constructor(
     private readonly sql: Sql,
@@ -405,6 +408,7 @@ export class Daemon {
     const gate = throttle ? (what: string, s?: AbortSignal) => throttle.wait(what, s) : undefined;
     if (job === 'refresh') {
       const r = await refreshViews(db, { signal, beforeRefresh: gate });
+      this.watchInFlight(await inFlightTransactions(db));
       return r.refreshed.length;
     }
     const r = await cleanup(db, {
@@ -415,6 +419,22 @@ export class Daemon {
     });
     await pruneRuns(db, this.o.historyDays);
     return Object.values(r.tables).reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * A writer still running when the refresh committed may have relied on a mark the refresh
+   * cleared, and sent no NOTIFY for its own: once they have all ended, refresh again if any
+   * mark is left. Runs beside the jobs, on the bookkeeping session; errors are only logged.
+   */
+  private watchInFlight(xids: string[]): void {
+    const intervalMs = Math.min(1000, Math.max(50, this.o.refreshDebounceMs));
+    staleOnceEnded(() => this.db(), xids, { intervalMs, signal: this.stopped.signal })
+      .then((stale) => {
+        if (stale && !this.stopping) this.onNotify('(marks left by writes in flight during the last refresh)');
+      })
+      .catch((err: unknown) =>
+        this.o.onEvent({ event: 'db:down', error: `checking for marks after the refresh failed: ${(err as Error).message}` }),
+      );
   }
 
   private count(job: JobName, outcome: string, durationMs?: number) {
@@ -431,6 +451,7 @@ export class Daemon {
   /** Stops scheduling, lets running jobs finish up to the shutdown timeout, then cancels them; releases everything. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     for (const t of this.tasks) await t.stop();
     for (const t of this.tasks) await t.destroy();
     clearTimeout(this.debounce);

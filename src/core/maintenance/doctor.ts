@@ -202,7 +202,9 @@ async function applicationRoleLines(sql: Sql, add: (topic: string, verdict: Verd
        cross join lateral aclexplode(c.relacl) a
         left join pg_roles r on r.oid = a.grantee
        where c.relkind in ('r', 'p') and a.privilege_type in ('INSERT', 'UPDATE', 'DELETE') and a.grantee <> c.relowner and (a.grantee = 0 or not r.rolsuper)
-    ), fn as (select p.prosecdef from pg_proc p where p.oid = to_regprocedure('public.mark_materialized_views_stale()'))
+    ), fn as (select p.prosecdef from pg_proc p
+               where p.oid = coalesce(to_regprocedure('public.mark_materialized_view_rows_stale()'),
+                                      to_regprocedure('public.mark_materialized_views_stale()')))
     select w.role, array_agg(w.tab order by w.tab) as writes,
            (select prosecdef from fn) as definer,
            case when to_regclass('public.materialized_view_stale_marks') is null then null
@@ -214,9 +216,7 @@ async function applicationRoleLines(sql: Sql, add: (topic: string, verdict: Verd
   for (const r of rows) {
     const problems: string[] = [];
     if (r.definer === false && r.marks === false)
-      problems.push(
-        'its writes fire mark_materialized_views_stale() with its own rights but it cannot write materialized_view_stale_marks',
-      );
+      problems.push('its writes fire the freshness trigger function with its own rights but it cannot write materialized_view_stale_marks');
     if (r.views === false && r.readsSources)
       problems.push(
         'it reads the tables user_stats_optimized is computed from but not the view (get_user_stats() fails for it): rerun the GRANT of 0004',

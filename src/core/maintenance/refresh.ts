@@ -53,11 +53,14 @@ interface Marks {
   /** SELECT and DELETE on the marks table: needed to read and clear them. */
   usable: boolean;
   user: string;
+  /** 0008: writers rely on pending marks, so a refresh waits for the running transactions after clearing them. */
+  waits: boolean;
 }
 
 async function marksTable(sql: Db): Promise<Marks> {
   const [m] = await sql<Marks[]>`
     select to_regclass(${MARKS}) is not null as exists, current_user as user,
+           to_regprocedure('public.wait_for_running_transactions()') is not null as waits,
            coalesce(has_table_privilege(to_regclass(${MARKS}), 'SELECT') and has_table_privilege(to_regclass(${MARKS}), 'DELETE'), false) as usable`;
   return m;
 }
@@ -81,6 +84,17 @@ export async function listMatViews(sql: Db, marks?: Marks): Promise<MatView[]> {
      where c.relkind = 'm' and n.nspname not in ('pg_catalog', 'information_schema', ${TOOL_SCHEMA})
      order by 1, 2`;
   return views.map((x) => ({ ...x, stale: stale.has(x.name) || stale.has(`${x.schema}.${x.name}`) }));
+}
+
+/** Runs a query, cancelling it when the signal fires. */
+async function cancellable(q: { cancel(): unknown } & PromiseLike<unknown>, signal?: AbortSignal): Promise<void> {
+  const cancel = () => void q.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    await q;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+  }
 }
 
 function pick(all: MatView[], o: RefreshOptions): MatView[] {
@@ -144,17 +158,14 @@ export async function refreshViews(conn: Db, o: RefreshOptions = {}): Promise<{ 
       await conn`select set_config('lock_timeout', ${`${o.lockTimeoutMs ?? 5000}ms`}, true),
                         set_config('statement_timeout', ${`${o.statementTimeoutMs ?? 0}ms`}, true)`;
       if (marks.exists) await conn`delete from ${conn(MARKS)} where view_name in (${v.name}, ${`${v.schema}.${v.name}`})`;
-      const q =
+      // a writer still running may have relied on a mark just deleted: the refresh must include it
+      if (marks.exists && marks.waits) await cancellable(conn`select public.wait_for_running_transactions()`, o.signal);
+      await cancellable(
         mode === 'concurrently'
           ? conn`refresh materialized view concurrently ${conn(v.schema)}.${conn(v.name)}`
-          : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`;
-      const cancel = () => void q.cancel();
-      o.signal?.addEventListener('abort', cancel, { once: true });
-      try {
-        await q;
-      } finally {
-        o.signal?.removeEventListener('abort', cancel);
-      }
+          : conn`refresh materialized view ${conn(v.schema)}.${conn(v.name)}`,
+        o.signal,
+      );
       const durationMs = performance.now() - t0;
       const [c] = v.canSelect ? await conn<{ n: string }[]>`select count(*)::text as n from ${conn(v.schema)}.${conn(v.name)}` : [];
       await conn.unsafe('commit');
