@@ -23,8 +23,14 @@
 -- (a card insert locks cards, then users / collections / checklist_cards for its key checks,
 -- then the marks in its trigger): a writer can wait for this migration, never deadlock with it.
 -- ACCESS EXCLUSIVE is what DROP TRIGGER takes anyway; the transaction lasts milliseconds.
-LOCK TABLE public.cards, public.posts, public.follows, public.checklist_cards, public.users,
-           public.materialized_view_stale_marks IN ACCESS EXCLUSIVE MODE;
+-- In a DO block so that `psql -f` (each statement its own transaction) runs the file too: there the
+-- lock ends with the block; under migrate (one transaction) it lasts until COMMIT.
+DO $$
+BEGIN
+  LOCK TABLE public.cards, public.posts, public.follows, public.checklist_cards, public.users,
+             public.materialized_view_stale_marks IN ACCESS EXCLUSIVE MODE;
+END
+$$;
 
 ALTER TABLE public.materialized_view_stale_marks
     ADD COLUMN user_id bigint,

@@ -53,7 +53,7 @@ export function quoteIdent(name: string): string {
 export const TOOL_SCHEMA = 'boosterz_db';
 
 /** The tool's tables, each defined once in src/sql/tool/*.sql. */
-export type ToolTable = 'schema_history' | 'statement_journal' | 'orphan_audit' | 'job_runs' | 'daemon_schedules';
+export type ToolTable = 'schema_history' | 'statement_journal' | 'orphan_audit' | 'job_runs' | 'daemon_schedules' | 'statement_stats';
 
 /** A tool table's qualified name, for `db(toolTable(t))` (postgres.js quotes each part) and to_regclass(). */
 export const toolTable = (t: ToolTable): string => `${TOOL_SCHEMA}.${t}`;

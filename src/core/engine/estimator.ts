@@ -2,6 +2,7 @@ import type { ReservedSql, Sql } from '../../db/connection.js';
 import { estimate, median, pickRate, type Estimate, type Sample, type Shape } from './estimates.js';
 import { splitIndexStatement, statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
+import { toolTable } from '../../db/sql.js';
 
 type Db = Sql | ReservedSql;
 
@@ -78,14 +79,14 @@ export class Estimator {
 
   static async load(db: Db, scripts: Script[]): Promise<Estimator> {
     const tables = new Map<string, TableFacts>();
-    const [{ ok }] = await db<{ ok: boolean }[]>`select to_regclass('boosterz_db.statement_stats') is not null as ok`;
+    const [{ ok }] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('statement_stats')}) is not null as ok`;
     const history: Sample[] = [];
     const lastMs = new Map<string, number>();
     if (ok) {
       const rows = await db<(Shape & { ms: number; checksum: string })[]>`
         select shape as kind, table_pages::float8 as pages, table_tuples::float8 as tuples, key_width as "keyWidth",
                expression, partial, selectivity, duration_ms::float8 as ms, statement_checksum as checksum
-          from boosterz_db.statement_stats order by recorded_at desc limit 200`;
+          from ${db(toolTable('statement_stats'))} order by recorded_at desc limit 200`;
       for (const r of rows) {
         if (r.kind === 'small') {
           if (!lastMs.has(r.checksum)) lastMs.set(r.checksum, r.ms);
@@ -191,7 +192,7 @@ export class Estimator {
     if (!this.keepsHistory) return;
     const x = this.shape(st);
     await db`
-      insert into boosterz_db.statement_stats
+      insert into ${db(toolTable('statement_stats'))}
         (version, statement_index, statement_checksum, kind, target, table_name, shape, table_pages, table_tuples,
          key_width, expression, partial, selectivity, side_by_side, estimate_ms, duration_ms)
       values (${s.version}, ${st.index}, ${statementChecksum(st)}, ${st.kind}, ${st.target ?? null}, ${st.table ?? null}, ${x.kind},
