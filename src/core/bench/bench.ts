@@ -1,4 +1,4 @@
-import { cpus, platform, release, totalmem } from 'node:os';
+import { machineInfo, type Machine } from './machine.js';
 import type { Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode } from '../../errors.js';
 import type { Emit } from '../engine/events.js';
@@ -54,7 +54,7 @@ export interface WorkloadResult {
 
 export interface BenchResult {
   date: string;
-  machine: { platform: string; release: string; cpus: number; cpuModel: string; memoryBytes: number; node: string };
+  machine: Machine;
   postgres: string;
   scale: number;
   seed: number;
@@ -229,17 +229,9 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
       triggers.push(await triggerCost(sql, { writers, inserts: 4000 }));
     }
   }
-  const cpu = cpus();
   return {
     date: new Date().toISOString(),
-    machine: {
-      platform: platform(),
-      release: release(),
-      cpus: cpu.length,
-      cpuModel: cpu[0]?.model ?? '',
-      memoryBytes: totalmem(),
-      node: process.version,
-    },
+    machine: machineInfo(),
     postgres: version,
     scale: o.scale,
     seed,

@@ -1,4 +1,5 @@
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
+import { machineInfo, type Machine } from './machine.js';
 import type { Sql } from '../../db/connection.js';
 import { median, relativeError } from '../engine/estimates.js';
 import type { EngineEvent, Emit } from '../engine/events.js';
@@ -49,7 +50,7 @@ export interface WindowRun {
 
 export interface WindowSuiteResult {
   date: string;
-  machine: { platform: string; release: string; cpus: number; cpuModel: string; memoryBytes: number; node: string; loadBefore: number[] };
+  machine: Machine & { loadBefore: number[] };
   postgres: string;
   scale: number;
   seed: number;
@@ -133,18 +134,9 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
   phase('the floor: psql -f of versions 2.. on the same data');
   const floor = await psqlFloor(sql, o);
   for (const r of runs) r.ratio = Math.round((r.ms / floor.ms) * 100) / 100;
-  const cpu = cpus();
   return {
     date: new Date().toISOString(),
-    machine: {
-      platform: platform(),
-      release: release(),
-      cpus: cpu.length,
-      cpuModel: cpu[0]?.model ?? '',
-      memoryBytes: totalmem(),
-      node: process.version,
-      loadBefore,
-    },
+    machine: { ...machineInfo(), loadBefore },
     postgres: version,
     scale: o.scale,
     seed,

@@ -1,6 +1,7 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import { replicationSlots, standbyLags, type SlotInfo, type StandbyLag } from '../../db/replication.js';
 import type { LagLimit, Script } from './types.js';
+import { sleep } from './sleep.js';
 
 /** What the throttle reports: a standby over the limit (each poll while waiting), then the end of the wait. */
 export type ThrottleEvent =
@@ -93,17 +94,6 @@ export class ReplicaThrottle {
     if (waited) this.emit({ type: 'throttle:done', waitedMs: Date.now() - t0, before });
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((res) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      res();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** What pre-flight shows about replication: the standbys, the slots, and the WAL the pending statements will write. */
 export interface ReplicationPreflight {

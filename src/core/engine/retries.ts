@@ -1,17 +1,7 @@
 import { sqlState } from '../../errors.js';
 import { checkAbort, type RunContext } from './run-context.js';
 import type { StatementRef } from './types.js';
-
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((res) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      res();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+import { sleep } from './sleep.js';
 
 /** Runs fn; on a lock timeout (55P03) waits with backoff and jitter and runs it again. */
 export async function withLockRetries<T>(ctx: RunContext, r: StatementRef, fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { BoosterzError, ExitCode } from '../../errors.js';
+import { interruptedError } from '../../errors.js';
 import type { Emit } from './events.js';
 import type { Estimator } from './estimator.js';
 import type { ProgressMonitor } from './monitor.js';
@@ -46,11 +46,8 @@ export interface RunContext extends LockPolicy {
 
 export { statementChecksum } from './statements.js';
 
-export class Interrupted extends BoosterzError {
-  constructor(where: string) {
-    super(`interrupted ${where}: stopped at a safe point, rerun to resume`, ExitCode.interrupted);
-  }
-}
+/** Ctrl-C / SIGTERM between statements: exit 130, the run resumes on rerun. */
+export const interrupted = (where: string) => interruptedError(where, 'stopped at a safe point, rerun to resume');
 
 export function ref(s: Script, st: Statement, ctx: RunContext): StatementRef {
   return {
@@ -83,5 +80,5 @@ export async function exec(ctx: RunContext, r: StatementRef | undefined, text: s
 }
 
 export function checkAbort(signal: AbortSignal | undefined, where: string) {
-  if (signal?.aborted) throw new Interrupted(where);
+  if (signal?.aborted) throw interrupted(where);
 }

@@ -4,7 +4,7 @@ import { withRuntimeClasses } from './runtime-classes.js';
 import type { RunContext } from './run-context.js';
 import type { Script, Statement } from './types.js';
 
-export { Interrupted, statementChecksum, type LockPolicy, type RunContext } from './run-context.js';
+export { statementChecksum, type LockPolicy, type RunContext } from './run-context.js';
 
 /** VALIDATE CONSTRAINT must commit on its own: in the transaction of the ADD it would hold the ADD's strong lock while scanning. */
 const needsOwnTransaction = (st: Statement) =>

@@ -1,9 +1,9 @@
-import { BoosterzError, ExitCode, isPgError, refusedError, windowEndedError } from '../../errors.js';
+import { BoosterzError, ExitCode, InterruptedError, isPgError, refusedError, windowEndedError } from '../../errors.js';
 import { BuildSessions } from './build-sessions.js';
 import { failure } from './failure.js';
 import { clearJournal, deleteHistory, journal, setState } from './history.js';
 import { foreignKeysAdded } from './preflight.js';
-import { checkAbort, Interrupted, ref, statementChecksum, type RunContext } from './run-context.js';
+import { checkAbort, interrupted, ref, statementChecksum, type RunContext } from './run-context.js';
 import { Schedule, simulate, type Job } from './schedule.js';
 import { runStep } from './step.js';
 import { formatWindowLeft, jobOf } from './window.js';
@@ -90,8 +90,8 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
       },
       (err: unknown) => {
         const ms = performance.now() - t0;
-        if (err instanceof Interrupted || signal?.aborted) {
-          firstError ??= err instanceof Interrupted ? err : new Interrupted('');
+        if (err instanceof InterruptedError || signal?.aborted) {
+          firstError ??= err instanceof InterruptedError ? err : interrupted('');
           return;
         }
         emit({
@@ -123,7 +123,7 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
         for (const job of next) {
           if (firstError || windowStop || signal?.aborted) break;
           await launch(job).catch((err: unknown) => {
-            firstError ??= err instanceof BoosterzError || err instanceof Interrupted ? err : { st: s.statements[job.index], err };
+            firstError ??= err instanceof BoosterzError ? err : { st: s.statements[job.index], err };
           });
         }
         eta();
@@ -136,9 +136,9 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     await sessions?.close();
   }
 
-  if (signal?.aborted || firstError instanceof Interrupted) {
+  if (signal?.aborted || firstError instanceof InterruptedError) {
     const builds = jobs.some((j) => j.build) ? '; a cancelled index build leaves an INVALID index that the rerun drops and rebuilds' : '';
-    throw new Interrupted(
+    throw interrupted(
       `during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version} (${completed} of ${s.statements.length} statements completed and journaled${builds})`,
     );
   }

@@ -1,8 +1,8 @@
-import { isConnectionLoss, windowEndedError } from '../../errors.js';
+import { InterruptedError, isConnectionLoss, windowEndedError } from '../../errors.js';
 import { failure } from './failure.js';
 import { deleteHistory, setState } from './history.js';
 import { setLocalLockTimeout, withLockRetries } from './retries.js';
-import { checkAbort, exec, Interrupted, ref, type RunContext } from './run-context.js';
+import { checkAbort, exec, interrupted, ref, type RunContext } from './run-context.js';
 import type { Script, Statement } from './types.js';
 import { formatWindowLeft } from './window.js';
 
@@ -64,8 +64,8 @@ export async function runTransactional(s: Script, ctx: RunContext): Promise<void
       }
     });
   } catch (err) {
-    if (err instanceof Interrupted || signal?.aborted)
-      throw new Interrupted(`during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}; its transaction was rolled back`);
+    if (err instanceof InterruptedError || signal?.aborted)
+      throw interrupted(`during ${s.direction === 'up' ? 'migration' : 'rollback of'} ${s.version}; its transaction was rolled back`);
     if (!current) throw err; // failed before its first statement (begin / set_config): nothing ran
     const state = `the transaction was rolled back: nothing of ${s.direction === 'up' ? 'migration' : 'the rollback of'} ${s.version} was applied`;
     if (s.direction === 'up' && !isConnectionLoss(err)) {
