@@ -63,7 +63,7 @@ export interface BenchResult {
   migrate: { ms: number; statements: number; orphansDetached: number };
   workloads: WorkloadResult[];
   floor?: { migrateMs: number; floorMs: number; ratio: number; method: string };
-  /** Insert throughput with and without the freshness trigger, with 1 and with 8 concurrent writers. */
+  /** Insert throughput with and without the freshness trigger, with 1 and with 8 concurrent writers, marks in place and just cleared. */
   triggers?: TriggerCost[];
   notes: string[];
 }
@@ -224,10 +224,13 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   let triggers: TriggerCost[] | undefined;
   if (o.triggerCost !== false) {
     triggers = [];
-    for (const writers of [1, 8]) {
-      phase(`trigger cost: single-row inserts into cards with and without the freshness trigger, ${writers} concurrent writer(s)`);
-      triggers.push(await triggerCost(sql, { writers, inserts: 4000 }));
-    }
+    for (const state of ['steady', 'after-refresh'] as const)
+      for (const writers of [1, 8]) {
+        phase(
+          `trigger cost: single-row inserts into cards with and without the freshness trigger, ${writers} concurrent writer(s), marks ${state === 'steady' ? 'in place' : 'just cleared by a refresh'}`,
+        );
+        triggers.push(await triggerCost(sql, { writers, state, signal: o.signal }));
+      }
   }
   return {
     date: new Date().toISOString(),

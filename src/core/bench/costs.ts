@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Sql } from '../../db/connection.js';
+import type { ReservedSql, Sql } from '../../db/connection.js';
 import type { MigrationFile } from '../engine/files.js';
 import { loadParser, splitSql } from '../engine/statements.js';
 
@@ -36,76 +36,125 @@ export async function applyLikePsql(url: string, sql: Sql, files: MigrationFile[
   return performance.now() - t0;
 }
 
+/** The marks table as writers find it: just cleared by a refresh, or holding the marks of earlier writes. */
+export type MarksState = 'after-refresh' | 'steady';
+
 export interface TriggerCost {
   /** Concurrent sessions inserting. */
   writers: number;
+  /**
+   * after-refresh: every block starts with the marks cleared as a refresh clears them, and the
+   * writes go to random users and checklist cards, so nearly every write is the first of its
+   * (user, collection) and pays for its marks (the worst case); steady: the writes go to rows
+   * already marked (writes between two refreshes to rows written since the last one).
+   */
+  state: MarksState;
+  /** Alternating blocks with and without the trigger (each measured for blockMs). */
+  blocks: number;
+  blockMs: number;
   inserts: number;
+  /** Medians over the blocks of the inserts per second. */
   withPerSec: number;
   withoutPerSec: number;
-  /** with / without: the share of insert throughput kept with the freshness trigger. */
+  /** Median over the pairs of blocks of with / without: the share of insert throughput kept with the freshness trigger. */
   ratio: number;
 }
 
-/** The freshness trigger that card inserts fire (0008; 0005 before it). */
-async function cardTrigger(sql: Sql): Promise<string> {
-  const [t] = await sql<{ name: string }[]>`
+/** The freshness triggers that card inserts fire (0008 and later; 0005 before it). */
+async function cardTriggers(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
     select tgname as name from pg_trigger
-     where tgrelid = 'public.cards'::regclass and tgname in ('cards_mark_view_rows_stale', 'cards_mark_views_stale')
-     order by tgname desc limit 1`;
-  return t.name;
+     where tgrelid = 'public.cards'::regclass and not tgisinternal
+       and tgname in ('cards_mark_view_rows_stale', 'cards_mark_views_stale') order by tgname`;
+  return rows.map((r) => r.name);
 }
 
+/** Pairs written in the steady state. */
+const POOL = 1000;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 /**
- * Insert throughput into cards, one row per transaction (the app's pattern), from `writers`
- * concurrent sessions, with and without the freshness trigger, in alternating blocks so both
- * see the same machine noise; each block starts with fresh views (the first writes pay the
- * marks, as after every refresh). The rows are deleted afterwards and the trigger enabled again.
+ * Insert throughput into cards as the app inserts (one card of a random user from a random
+ * checklist card, one row per transaction), from `writers` concurrent sessions, with and
+ * without the freshness trigger: alternating blocks of blockMs each (the order swapped every
+ * other pair, so both sides see the same machine noise), the median of the pairs' ratios. The inserted rows
+ * are deleted afterwards, the trigger enabled again and the views refreshed.
  */
-export async function triggerCost(sql: Sql, o: { writers?: number; inserts?: number; blocks?: number } = {}): Promise<TriggerCost> {
+export async function triggerCost(
+  sql: Sql,
+  o: { writers?: number; blocks?: number; blockMs?: number; state?: MarksState; signal?: AbortSignal } = {},
+): Promise<TriggerCost> {
   const writers = o.writers ?? 1;
-  const blocks = o.blocks ?? 4;
-  const [ref] = await sql<{ users: number; checklist: number }[]>`
-    select (select count(*)::int from users) as users, (select count(*)::int from checklist_cards) as checklist`;
-  const per = Math.max(1, Math.floor((o.inserts ?? 2000) / blocks / 2 / writers));
-  const trigger = await cardTrigger(sql);
-  let withMs = 0;
-  let withoutMs = 0;
+  const blocks = o.blocks ?? 16;
+  const blockMs = o.blockMs ?? 500;
+  const state = o.state ?? 'after-refresh';
+  const [ref] = await sql<{ users: string; checklist: string }[]>`
+    select (select max(id) from users)::text as users, (select max(id) from checklist_cards)::text as checklist`;
+  const triggers = await cardTriggers(sql);
   const marker = 'boosterz-bench-trigger-cost';
   const conns = await Promise.all(Array.from({ length: writers }, () => sql.reserve()));
+  let seed = 12345;
+  const rnd = (n: number) => 1 + ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const pick = () => [rnd(Number(ref.users)), rnd(Number(ref.checklist))] as const;
+  // steady: a pool of (user, checklist card) pairs, each written once before the blocks
+  const pool = state === 'steady' ? Array.from({ length: POOL }, pick) : [];
+  const next = () => (pool.length ? pool[rnd(pool.length) - 1] : pick());
+  const per: Record<'with' | 'without', number[]> = { with: [], without: [] };
+  let inserts = 0;
   try {
-    let n = 0;
-    const insertBlock = async () => {
-      const t0 = performance.now();
-      await Promise.all(
+    const insert = (conn: ReservedSql, [user, checklistCard]: readonly [number, number]) =>
+      conn`insert into cards (user_id, collection_id, checklist_card_id, notes)
+           select ${user}, cc.collection_id, cc.id, ${marker} from checklist_cards cc where cc.id = ${checklistCard}`;
+    const block = async () => {
+      const end = performance.now() + blockMs;
+      const counts = await Promise.all(
         conns.map(async (conn) => {
-          for (let i = 0; i < per; i++) {
-            const k = n++;
-            // a different user and checklist card each time (the ids are dense from 1)
-            await conn`insert into cards (user_id, collection_id, checklist_card_id, notes)
-                       select u.id, cc.collection_id, cc.id, ${marker}
-                         from (select id from users order by id offset ${(k * 7919) % ref.users} limit 1) u,
-                              (select id, collection_id from checklist_cards order by id offset ${(k * 104729) % ref.checklist} limit 1) cc`;
+          let n = 0;
+          while (performance.now() < end && !o.signal?.aborted) {
+            // a checklist card id may be a gap (no row): the insert then inserts nothing, on both sides
+            await insert(conn, next());
+            n++;
           }
+          return n;
         }),
       );
-      return performance.now() - t0;
+      const n = counts.reduce((a, b) => a + b, 0);
+      inserts += n;
+      return n / (blockMs / 1000);
     };
-    for (let b = 0; b < blocks; b++) {
-      await sql`select refresh_materialized_views(true)`;
-      withMs += await insertBlock();
-      await sql`alter table cards disable trigger ${sql(trigger)}`;
+    const side = async (w: 'with' | 'without') => {
+      // what a refresh does to the marks (its DELETE), without the refresh's minutes at scale 1
+      if (state === 'after-refresh') await sql`delete from materialized_view_stale_marks`;
+      if (w === 'without') for (const t of triggers) await sql`alter table cards disable trigger ${sql(t)}`;
       try {
-        withoutMs += await insertBlock();
+        per[w].push(await block());
       } finally {
-        await sql`alter table cards enable trigger ${sql(trigger)}`;
+        if (w === 'without') for (const t of triggers) await sql`alter table cards enable trigger ${sql(t)}`;
       }
+    };
+    for (const p of pool) await insert(conns[0], p); // their marks
+    for (let b = 0; b < blocks && !o.signal?.aborted; b++) {
+      const order: ('with' | 'without')[] = b % 2 ? ['without', 'with'] : ['with', 'without'];
+      for (const w of order) await side(w);
     }
-    await sql`delete from cards where notes = ${marker}`;
   } finally {
     for (const c of conns) c.release();
+    await sql`delete from cards where notes = ${marker}`;
+    await sql`select refresh_materialized_views(true)`;
   }
-  const count = per * blocks * writers;
-  const withPerSec = count / (withMs / 1000);
-  const withoutPerSec = count / (withoutMs / 1000);
-  return { writers, inserts: count * 2, withPerSec, withoutPerSec, ratio: withPerSec / withoutPerSec };
+  return {
+    writers,
+    state,
+    blocks: per.with.length,
+    blockMs,
+    inserts,
+    withPerSec: median(per.with),
+    withoutPerSec: median(per.without),
+    // each pair's blocks are side by side in time: their ratio cancels the machine's slow drifts
+    ratio: median(per.with.map((w, i) => w / per.without[i])),
+  };
 }
