@@ -5,7 +5,7 @@ import type { Emit } from '../engine/events.js';
 import { loadMigrations } from '../engine/files.js';
 import { generate, type GenerateResult, type GenerateStep } from './generate.js';
 import { migrate } from '../migrate.js';
-import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from './workloads.js';
+import { loadWorkloads, pickParams, runWorkload, timeWorkloads, type Workload, type WorkloadRow, type WorkloadTiming } from './workloads.js';
 import { firstDifference } from './compare.js';
 import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
 import { toolTable } from '../../db/sql.js';
@@ -72,18 +72,12 @@ const WARMUP = 3;
 /** Parameter sets per workload whose optimized answer is compared with the plain query's. */
 const COMPARED = 20;
 
-async function timeAll(sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) {
-  const out = new Map<string, WorkloadTiming>();
-  for (const w of workloads) {
-    const sets = params.get(w.name)!;
-    for (const p of sets.slice(0, WARMUP)) await runWorkload(sql, w, variant, p);
-    o.onPhase?.(`${variant === 'plain' ? 'before' : 'after'}: ${w.title} × ${sets.length}`);
-    const t = await timeWorkload(sql, w, variant, sets.slice(WARMUP), { signal: o.signal });
-    const { durationsMs: _d, ...timing } = t;
-    out.set(w.name, timing);
-  }
-  return out;
-}
+const timeAll = (sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) =>
+  timeWorkloads(sql, workloads, params, variant, {
+    warmup: WARMUP,
+    signal: o.signal,
+    onWorkload: (w, n) => o.onPhase?.(`${variant === 'plain' ? 'before' : 'after'}: ${w.title} × ${n}`),
+  });
 
 /** The ownership checklist: warm-up runs, then one timed run per parameter set (each rolled back). */
 async function timeOwnershipRuns(sql: Sql, sets: OwnershipParams[], variant: 'plain' | 'optimized', o: BenchOptions) {
