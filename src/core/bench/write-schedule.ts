@@ -73,4 +73,3 @@ export function pickKind(mix: WriteMix, n: number, writer = 0): WriteKind {
 export function pickGroup(share: number, n: number, writer = 0): WriteGroup {
   return frac(n * GROUP_STEP + writer / 11) < share ? 'same' : 'other';
 }
-

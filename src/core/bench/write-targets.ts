@@ -46,7 +46,8 @@ export type WriteTarget = TargetsByKind[WriteKind][number];
 /** The users the read workloads read: the first parameter (user_id) of every parameter set. */
 export function readUsers(params: Iterable<unknown[][]>): string[] {
   const ids = new Set<string>();
-  for (const sets of params) for (const p of sets) if (p[0] !== null && p[0] !== undefined) ids.add(String(p[0]));
+  for (const sets of params)
+    for (const [user] of sets) if (typeof user === 'string' || typeof user === 'number' || typeof user === 'bigint') ids.add(String(user));
   return [...ids].sort((a, b) => Number(a) - Number(b));
 }
 
