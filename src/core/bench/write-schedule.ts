@@ -23,12 +23,13 @@ export interface WriterSchedule {
 
 /**
  * W writers sharing a total rate: each at rate / W, staggered so that together their slots
- * are evenly spaced. A rate of 0 gives no writer (the control).
+ * are evenly spaced, the first one a spacing after the start (so that by any time t at most
+ * t × rate slots are due). A rate of 0 gives no writer (the control).
  */
 export function writerSchedules(ratePerSec: number, writers: number): WriterSchedule[] {
   if (!(ratePerSec > 0) || writers < 1) return [];
   const intervalMs = (1000 * writers) / ratePerSec;
-  return Array.from({ length: writers }, (_, w) => ({ intervalMs, offsetMs: (w * intervalMs) / writers }));
+  return Array.from({ length: writers }, (_, w) => ({ intervalMs, offsetMs: ((w + 1) * intervalMs) / writers }));
 }
 
 /** How many slots of a schedule are due by `elapsedMs` (the most writes it allows by then). */
