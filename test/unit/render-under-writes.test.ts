@@ -33,8 +33,12 @@ describe('the under-writes table', () => {
     const idle = [{ name: 'user_stats', title: 'user stats', before: timing(200), after: timing(0.4) }] as WorkloadResult[];
     const out = renderUnderWrites(u, idle);
     expect(out).toMatch(/before, idle.*before, under writes.*after, fresh, idle.*after, under writes/);
-    expect(out).toMatch(/user stats\s*│ 200 \/ 400 \/ 600 ms\s*│ 250 \/ 500 \/ 750 ms\s*│ 0\.4 \/ 0\.8 \/ 1\.2 ms\s*│ 4\.0 \/ 8\.0 \/ 12\.0 ms/);
-    expect(out).toContain('4 writer session(s), target 200 writes/s in total; achieved 198/s (198 of 200 scheduled, 50% by users being read) before');
+    expect(out).toMatch(
+      /user stats\s*│ 200 \/ 400 \/ 600 ms\s*│ 250 \/ 500 \/ 750 ms\s*│ 0\.4 \/ 0\.8 \/ 1\.2 ms\s*│ 4\.0 \/ 8\.0 \/ 12\.0 ms/,
+    );
+    expect(out).toContain(
+      '4 writer session(s), target 200 writes/s in total; achieved 198/s (198 of 200 scheduled, 50% by users being read) before',
+    );
     expect(out).toContain('card insert 25%, card update 25%, like 25%, message 15%, follow 10%');
     expect(out).toContain('stale marks pending when the writers stopped (after): 37');
     expect(renderUnderWrites({ ...u, targetPerSec: 0 }, idle)).toContain('(the control: nobody writes)');
