@@ -38,6 +38,7 @@ const phase = (
   sqlDir: SQL_DIR,
   seed: 1,
   warmup: 1,
+  leadMs: 200,
   writers: 4,
   ratePerSec: o.ratePerSec ?? 100,
   sameUserShare: o.sameUserShare ?? 0.5,

@@ -1,5 +1,6 @@
 import type { Sql } from '../../db/connection.js';
 import { BoosterzError, ExitCode, interruptedError, sqlState } from '../../errors.js';
+import { sleep } from '../engine/sleep.js';
 import { DEFAULT_MIX, type WriteMix } from './write-schedule.js';
 import { pickTargets, readUsers, sequenceState, undoWrites } from './write-targets.js';
 import { startWriters, type WriterFailure, type WriterStats, type Writers } from './writers.js';
@@ -14,6 +15,8 @@ export interface UnderWritesOptions {
   /** Share of the writes done by the users the readers read (0..1). */
   sameUserShare: number;
   mix?: WriteMix;
+  /** How long the writers write before the reads start, so that the reads meet rows already stale (default 1000 ms). */
+  leadMs?: number;
 }
 
 export interface UnderWritesPhase {
@@ -81,6 +84,7 @@ export async function underWritesPhase(
     );
     writers = await startWriters(sql, targets, { ...o, mix: o.mix ?? DEFAULT_MIX }, stop.signal);
     writers.failed.addEventListener('abort', onAbort, { once: true });
+    if (o.ratePerSec > 0) await sleep(o.leadMs ?? 1000, stop.signal);
     const timings = await timeWorkloads(sql, workloads, params, o.variant, {
       warmup: o.warmup,
       signal: stop.signal,
