@@ -72,12 +72,15 @@ export async function underWritesPhase(
   o: PhaseOptions,
 ): Promise<UnderWritesPhase> {
   const label = o.variant === 'plain' ? 'before' : 'after';
+  const interrupted = () => interruptedError('during the under-writes run', 'the writers stopped and their writes were undone');
+  if (o.signal?.aborted) throw interruptedError('before the under-writes run');
   const targets = await pickTargets(sql, o.sqlDir, { readUsers: readUsers(params.values()), seed: o.seed });
   const sequences = await sequenceState(sql);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   let writers: Writers | undefined;
+  let thrown: unknown;
   try {
     o.onPhase?.(
       `${label}, under writes: ${o.writers} writer(s) at ${o.ratePerSec} writes/s in total, ${Math.round(o.sameUserShare * 100)}% by the users being read`,
@@ -92,7 +95,7 @@ export async function underWritesPhase(
     });
     const writes = await writers.stop();
     if (writers.failure) throw writerFailed(writers.failure);
-    if (o.signal?.aborted) throw interruptedError('during the under-writes run', 'the writers stopped and their writes were undone');
+    if (o.signal?.aborted) throw interrupted();
     const staleMarks =
       o.variant === 'optimized'
         ? (await sql<{ n: number }[]>`select count(*)::int as n from materialized_view_stale_marks`)[0].n
@@ -102,11 +105,18 @@ export async function underWritesPhase(
       writes,
       staleMarks,
     };
+  } catch (err) {
+    thrown = err;
+    throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await writers?.stop().catch(() => undefined);
     o.onPhase?.(`${label}, under writes: undoing the writes`);
-    await undoWrites(sql, targets, sequences);
+    await undoWrites(sql, targets, sequences).catch((err: unknown) => {
+      if (thrown === undefined) throw err;
+      // the first error is the one to report; say that the undo failed too
+      if (thrown instanceof BoosterzError) thrown.details.push(`the writes could not be undone: ${(err as Error).message}`);
+    });
   }
 }
 
