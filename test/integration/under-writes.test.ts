@@ -24,6 +24,8 @@ let users: string[];
 const state = async () => ({ data: await dataChecksums(db.sql), sequences: await sequenceState(db.sql) });
 const writerSessions = async () =>
   (await db.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name like '%:writer-%'`)[0].n;
+/** A backend leaves pg_stat_activity a moment after its client has closed the connection. */
+const writersGone = () => waitFor('the writer sessions to end', async () => (await writerSessions()) === 0, 10_000);
 /** Many runs per workload: the readers outlast the writers' failure or the abort by far. */
 const manyParams = async (count: number) => {
   const m = new Map<string, unknown[][]>();
@@ -66,37 +68,40 @@ describe('under writes, before the migration', () => {
     const sequences = await sequenceState(db.sql);
     const rate = 100;
     const writers = await startWriters(db.sql, targets, { ratePerSec: rate, writers: 4, sameUserShare: 0.3, mix: DEFAULT_MIX });
-    expect(await writerSessions()).toBe(4);
-    await new Promise((r) => setTimeout(r, 3000)); // the measurement period itself
-    const s = await writers.stop();
-    expect(await writerSessions()).toBe(0);
+    try {
+      expect(await writerSessions()).toBe(4);
+      await new Promise((r) => setTimeout(r, 3000)); // the measurement period itself
+      const s = await writers.stop();
+      await writersGone();
 
-    const allowed = Math.floor((s.durationMs * rate) / 1000);
-    expect(s.scheduled).toBeLessThanOrEqual(allowed);
-    expect(s.writes).toBeLessThanOrEqual(s.scheduled);
-    expect(s.writes).toBeGreaterThanOrEqual(0.5 * allowed);
-    expect(Object.values(s.byKind).reduce((a, b) => a + b, 0)).toBe(s.writes);
-    for (const k of Object.values(s.byKind)) expect(k).toBeGreaterThan(0);
-    expect(Math.abs(s.sameUser / s.writes - 0.3)).toBeLessThan(0.1);
+      const allowed = Math.floor((s.durationMs * rate) / 1000);
+      expect(s.scheduled).toBeLessThanOrEqual(allowed);
+      expect(s.writes).toBeLessThanOrEqual(s.scheduled);
+      expect(s.writes).toBeGreaterThanOrEqual(0.5 * allowed);
+      expect(Object.values(s.byKind).reduce((a, b) => a + b, 0)).toBe(s.writes);
+      for (const k of Object.values(s.byKind)) expect(k).toBeGreaterThan(0);
+      expect(Math.abs(s.sameUser / s.writes - 0.3)).toBeLessThan(0.1);
 
-    // what reached the database: the tagged rows, and who wrote them
-    const [rows] = await db.sql<{ cards: number; messages: number; same: number }[]>`
+      // what reached the database: the tagged rows, and who wrote them
+      const [rows] = await db.sql<{ cards: number; messages: number; same: number }[]>`
       select (select count(*)::int from cards where notes = ${UNDER_WRITES_TAG}) as cards,
              (select count(*)::int from messages where starts_with(content, ${UNDER_WRITES_TAG})) as messages,
              (select count(*)::int from cards where notes = ${UNDER_WRITES_TAG} and user_id = any(${users}::bigint[]))
              + (select count(*)::int from messages where starts_with(content, ${UNDER_WRITES_TAG}) and sender_id = any(${users}::bigint[])) as same`;
-    expect([rows.cards, rows.messages]).toEqual([s.byKind.card_insert, s.byKind.message]);
-    expect(Math.abs(rows.same / (rows.cards + rows.messages) - 0.3)).toBeLessThan(0.15);
-    expect(await state()).not.toEqual(before);
-
-    await undoWrites(db.sql, targets, sequences);
+      expect([rows.cards, rows.messages]).toEqual([s.byKind.card_insert, s.byKind.message]);
+      expect(Math.abs(rows.same / (rows.cards + rows.messages) - 0.3)).toBeLessThan(0.15);
+      expect(await state()).not.toEqual(before);
+    } finally {
+      await writers.stop();
+      await undoWrites(db.sql, targets, sequences);
+    }
     expect(await state()).toEqual(before);
   }, 120_000);
 
   it('rate 0 is the control: no writer session, no write', async () => {
     const targets = await pickTargets(db.sql, SQL_DIR, { readUsers: users, seed: 1 });
     const writers = await startWriters(db.sql, targets, { ratePerSec: 0, writers: 4, sameUserShare: 0.5, mix: DEFAULT_MIX });
-    expect(await writerSessions()).toBe(0);
+    await writersGone();
     expect((await writers.stop()).writes).toBe(0);
   });
 
@@ -127,7 +132,7 @@ describe('under writes, before the migration', () => {
       expect(e.message).toMatch(/^bench under writes: writer \d failed on a chat message: chat is read-only today \(SQLSTATE 42501\);/);
       expect(e.message).not.toContain('\n');
       expect(performance.now() - t0).toBeLessThan(60_000); // the readers (3000 runs per workload) stopped early
-      expect(await writerSessions()).toBe(0);
+      await writersGone();
     } finally {
       await db.sql.unsafe('drop trigger refuse_messages on messages; drop function refuse_messages()');
     }
@@ -150,7 +155,7 @@ describe('under writes, before the migration', () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect(err).toBeInstanceOf(InterruptedError);
     expect((err as InterruptedError).exitCode).toBe(ExitCode.interrupted);
-    expect(await writerSessions()).toBe(0);
+    await writersGone();
     expect(await state()).toEqual(before);
   }, 120_000);
 });
