@@ -23,7 +23,11 @@ let users: string[];
 /** Everything the writers could change: every generated table's contents, and the identity sequences. */
 const state = async () => ({ data: await dataChecksums(db.sql), sequences: await sequenceState(db.sql) });
 const writerSessions = async () =>
-  (await db.sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where application_name like '%:writer-%'`)[0].n;
+  (
+    await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like '%:writer-%'`
+  )[0].n;
 /** A backend leaves pg_stat_activity a moment after its client has closed the connection. */
 const writersGone = () => waitFor('the writer sessions to end', async () => (await writerSessions()) === 0, 10_000);
 /** Many runs per workload: the readers outlast the writers' failure or the abort by far. */

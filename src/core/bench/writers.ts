@@ -137,8 +137,9 @@ export async function startWriters(pool: Sql, targets: WriteTargets, o: WritersO
     while (!stopping.signal.aborted) {
       const next = nextSlot(s, k, elapsed());
       stats.skipped += next.skipped;
-      const wait = slotAt(s, next.slot) - elapsed();
-      if (wait > 0) await sleep(wait, stopping.signal);
+      // a timer may fire a fraction of a millisecond early: never write before the slot is due
+      for (let wait = slotAt(s, next.slot) - elapsed(); wait > 0 && !stopping.signal.aborted; wait = slotAt(s, next.slot) - elapsed())
+        await sleep(wait, stopping.signal);
       if (stopping.signal.aborted) break;
       const kind = pickKind(o.mix, next.slot, w);
       const wanted: WriteGroup = pickGroup(o.sameUserShare, next.slot, w);
