@@ -17,6 +17,15 @@ export function numberArg(name: string, min = 0) {
   };
 }
 
+/** Parses a share between 0 and 1 (`0.5`). */
+export function shareArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number from 0 to 1`);
+    return n;
+  };
+}
+
 /** `2s`, `500ms`, `5m`, or a plain number of seconds → milliseconds. */
 export function durationArg(name: string) {
   return (v: string): number => {

@@ -1,6 +1,7 @@
 import type { BenchResult } from '../core/bench/bench.js';
 import { formatMs } from './output.js';
 import { formatBytes, table } from './render.js';
+import { renderUnderWrites } from './render-under-writes.js';
 
 const ms = (v: number) => (v >= 100 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`);
 
@@ -22,6 +23,7 @@ export function renderBench(r: BenchResult): string {
       ]),
     ),
   ];
+  if (r.underWrites) lines.push(renderUnderWrites(r.underWrites, r.workloads));
   lines.push(
     `data: scale ${r.scale}, ${r.data.totalRows.toLocaleString('en-US')} rows, ${formatBytes(r.data.databaseBytes)}, generated in ${formatMs(r.data.generateMs)}; ${r.runs} runs per workload and variant; PostgreSQL ${r.postgres}`,
   );

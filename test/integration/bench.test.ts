@@ -23,6 +23,33 @@ describe('bench and demo at a tiny scale', () => {
     expect(b.triggers.map((t: { writers: number }) => t.writers)).toEqual([1, 8]);
     for (const t of b.triggers) expect(t.ratio).toBeGreaterThan(0);
     expect(b.postgres).toMatch(/^\d+/);
+    // under writes (defaults: 4 writers, 200 writes/s, half by the users being read): the four read workloads
+    const u = b.underWrites;
+    expect([u.targetPerSec, u.writers, u.sameUserShare]).toEqual([200, 4, 0.5]);
+    expect(Object.keys(u.mix).sort()).toEqual(['card_insert', 'card_update', 'follow', 'like', 'message']);
+    expect(u.achievedPerSec).toBeGreaterThan(0);
+    expect(u.achievedPerSec).toBeLessThanOrEqual(200);
+    for (const p of [u.before, u.after]) {
+      expect(p.workloads.map((w: { name: string }) => w.name)).toEqual(['collection', 'feed', 'user_stats', 'conversations']);
+      for (const w of p.workloads) expect([w.timing.runs, w.timing.p99Ms >= w.timing.p95Ms]).toEqual([5, true]);
+      expect(p.writes.writes).toBeLessThanOrEqual(p.writes.scheduled);
+    }
+    expect(u.after.staleMarks).toBeGreaterThanOrEqual(0);
+    for (const w of b.workloads) expect(w.after.p99Ms).toBeGreaterThanOrEqual(w.after.p95Ms);
+  }, 300_000);
+
+  it('bench --no-under-writes leaves the run out; --write-rate 0 is the control; a bad share is a usage error', async () => {
+    const quick = ['bench', '--json', '-d', serverUrl(), '--scale', '0.005', '--runs', '3', '--no-floor', '--no-trigger-cost'];
+    const skipped = await runCli([...quick, '--no-under-writes'], { timeoutMs: 300_000 });
+    expect({ code: skipped.code, err: skipped.code ? skipped.stderr : '' }).toEqual({ code: 0, err: '' });
+    expect(JSON.parse(skipped.stdout).underWrites).toBeUndefined();
+    const control = await runCli([...quick, '--write-rate', '0', '--writers', '2'], { timeoutMs: 300_000 });
+    expect({ code: control.code, err: control.code ? control.stderr : '' }).toEqual({ code: 0, err: '' });
+    const u = JSON.parse(control.stdout).underWrites;
+    expect([u.targetPerSec, u.writers, u.achievedPerSec, u.before.writes.writes, u.after.writes.writes]).toEqual([0, 2, 0, 0, 0]);
+    const bad = await runCli(['bench', '--same-user-share', '1.5']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--same-user-share must be a number from 0 to 1/);
   }, 300_000);
 
   it('demo: on an embedded server, schema, data, workloads, migrate, verify, before/after, reports', async () => {

@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { bench } from '../../core/bench/bench.js';
-import { intArg, numberArg } from '../args.js';
+import { intArg, numberArg, shareArg } from '../args.js';
 import { migrationDirs, type CommandContext, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
@@ -11,11 +11,22 @@ import { renderBench } from '../render-bench.js';
 import { throwawayDatabase } from '../throwaway.js';
 import { runWindowSuite } from '../bench-window.js';
 
-export async function runBench(
-  ctx: CommandContext,
-  o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string },
-) {
-  // 8 concurrent writers for the trigger cost, and a session beside them
+export interface BenchFlags {
+  scale: number;
+  seed: number;
+  runs: number;
+  floor: boolean;
+  triggerCost: boolean;
+  underWrites: boolean;
+  writers: number;
+  writeRate: number;
+  sameUserShare: number;
+  out?: string;
+  windowSuite?: boolean;
+}
+
+export async function runBench(ctx: CommandContext, o: BenchFlags) {
+  // 8 concurrent writers for the trigger cost, and a session beside them (the under-writes writers have sessions of their own)
   const { sql } = await throwawayDatabase(ctx, 'bench', { max: 10 });
   const progress = new ProgressRenderer(ctx.out);
   const r = await bench(sql, {
@@ -31,6 +42,7 @@ export async function runBench(
       ctx.out.info(`  [${s.index + 1}/${s.total}] ${s.table}: ${s.rows.toLocaleString('en-US')} rows in ${formatMs(s.ms)}`),
     floorDatabase: o.floor ? () => throwawayDatabase(ctx, 'benchfloor') : undefined,
     triggerCost: o.triggerCost,
+    underWrites: o.underWrites ? { writers: o.writers, ratePerSec: o.writeRate, sameUserShare: o.sameUserShare } : undefined,
   }).finally(() => progress.pause());
   if (o.out) {
     const path = resolve(o.out);
@@ -48,12 +60,24 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(new Option('--runs <n>', 'measured runs per workload and variant').default(50).argParser(intArg('--runs', 1)))
     .option('--no-floor', 'skip migrate vs psql -f on a second database with the same data')
     .option('--no-trigger-cost', 'skip the insert throughput with / without the freshness trigger')
+    .option('--no-under-writes', 'skip the read workloads measured again while other sessions write')
+    .addOption(new Option('--writers <n>', 'under writes: concurrent writer sessions').default(4).argParser(intArg('--writers', 1)))
+    .addOption(
+      new Option('--write-rate <n>', 'under writes: writes per second, all writers together (0: the control, nobody writes)')
+        .default(200)
+        .argParser(numberArg('--write-rate')),
+    )
+    .addOption(
+      new Option('--same-user-share <f>', 'under writes: share of the writes done by the users being read (0 to 1)')
+        .default(0.5)
+        .argParser(shareArg('--same-user-share')),
+    )
     .option('--out <file>', 'also write the full JSON result to this file (e.g. bench/results/scale-1.json)')
     .option(
       '--window-suite',
       'instead: psql -f (the floor), migrate, migrate --parallel 2 and 4 on the same data; wall times and estimate errors',
     )
-    .action((o: { scale: number; seed: number; runs: number; floor: boolean; triggerCost: boolean; out?: string; windowSuite?: boolean }) =>
+    .action((o: BenchFlags) =>
       run(async (ctx) => {
         if (o.windowSuite) return runWindowSuite(ctx, o);
         const r = await runBench(ctx, o);

@@ -5,10 +5,25 @@ import type { Emit } from '../engine/events.js';
 import { loadMigrations } from '../engine/files.js';
 import { generate, type GenerateResult, type GenerateStep } from './generate.js';
 import { migrate } from '../migrate.js';
-import { loadWorkloads, pickParams, runWorkload, timeWorkload, type Workload, type WorkloadRow, type WorkloadTiming } from './workloads.js';
+import {
+  loadWorkloads,
+  pickParams,
+  runWorkload,
+  timeWorkloads,
+  type Workload,
+  type WorkloadRow,
+  type WorkloadTiming,
+} from './workloads.js';
 import { firstDifference } from './compare.js';
 import { applyLikePsql, hasPsql, triggerCost, type TriggerCost } from './costs.js';
 import { toolTable } from '../../db/sql.js';
+import {
+  underWritesPhase,
+  underWritesResult,
+  type UnderWritesOptions,
+  type UnderWritesPhase,
+  type UnderWritesResult,
+} from './under-writes.js';
 import { OWNERSHIP, ownershipParams, runOwnership, timeOwnership, type OwnershipParams } from './ownership.js';
 
 export interface BenchOptions {
@@ -29,6 +44,8 @@ export interface BenchOptions {
   floorDatabase?: () => Promise<{ sql: Sql; url: string }>;
   /** Measure the freshness trigger's insert cost (default true). */
   triggerCost?: boolean;
+  /** The read workloads again while other sessions write (after the idle runs; the writes undone after): omit to skip. */
+  underWrites?: UnderWritesOptions;
   /** Called right after the data is generated. */
   afterGenerate?: () => Promise<void>;
   /** Called right after `migrate` (the demo runs `verify` there). */
@@ -65,25 +82,26 @@ export interface BenchResult {
   floor?: { migrateMs: number; floorMs: number; ratio: number; method: string };
   /** Insert throughput with and without the freshness trigger, with 1 and with 8 concurrent writers, marks in place and just cleared. */
   triggers?: TriggerCost[];
+  /** The four read workloads while other sessions write, before and after the migration. */
+  underWrites?: UnderWritesResult;
   notes: string[];
 }
 
 const WARMUP = 3;
+const UNDER_WRITES_NOTES = [
+  'under writes: the four read workloads again (same users, same parameters) while other sessions write at a fixed total rate (they start 1 s before the reads), each on an open-loop schedule (a writer that falls behind skips slots rather than bursting); the ownership checklist is not run under writes (it is a write itself)',
+  'under writes: an assumed app mix of single-statement writes (card inserts, card quantity / collection updates, likes, chat messages, follows), a share of them by the users being read so that their view rows go stale (after the migration those reads compute live)',
+  'under writes: after the idle runs; every write is undone afterwards (tagged rows deleted, like and follow pairs deleted, updated cards restored, sequences reset, tables vacuumed), so the answer checks and the other figures see the same data',
+];
 /** Parameter sets per workload whose optimized answer is compared with the plain query's. */
 const COMPARED = 20;
 
-async function timeAll(sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) {
-  const out = new Map<string, WorkloadTiming>();
-  for (const w of workloads) {
-    const sets = params.get(w.name)!;
-    for (const p of sets.slice(0, WARMUP)) await runWorkload(sql, w, variant, p);
-    o.onPhase?.(`${variant === 'plain' ? 'before' : 'after'}: ${w.title} × ${sets.length}`);
-    const t = await timeWorkload(sql, w, variant, sets.slice(WARMUP), { signal: o.signal });
-    const { durationsMs: _d, ...timing } = t;
-    out.set(w.name, timing);
-  }
-  return out;
-}
+const timeAll = (sql: Sql, workloads: Workload[], params: Map<string, unknown[][]>, variant: 'plain' | 'optimized', o: BenchOptions) =>
+  timeWorkloads(sql, workloads, params, variant, {
+    warmup: WARMUP,
+    signal: o.signal,
+    onWorkload: (w, n) => o.onPhase?.(`${variant === 'plain' ? 'before' : 'after'}: ${w.title} × ${n}`),
+  });
 
 /** The ownership checklist: warm-up runs, then one timed run per parameter set (each rolled back). */
 async function timeOwnershipRuns(sql: Sql, sets: OwnershipParams[], variant: 'plain' | 'optimized', o: BenchOptions) {
@@ -145,6 +163,9 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   const before = await timeAll(sql, workloads, params, 'plain', o);
   const owning = await ownershipParams(sql, o.sqlDir, { seed, count: runs + WARMUP });
   const ownBefore = await timeOwnershipRuns(sql, owning, 'plain', o);
+  const uw = o.underWrites && { ...o.underWrites, sqlDir: o.sqlDir, seed, warmup: WARMUP, signal: o.signal, onPhase: o.onPhase };
+  let uwBefore: UnderWritesPhase | undefined;
+  if (uw) uwBefore = await underWritesPhase(sql, workloads, params, { ...uw, variant: 'plain' });
 
   phase('migrate (orphans detached)');
   const t0 = performance.now();
@@ -167,6 +188,13 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
   await sql`analyze`;
   const after = await timeAll(sql, workloads, params, 'optimized', o);
   const ownAfter = await timeOwnershipRuns(sql, owning, 'optimized', o);
+  let underWrites: UnderWritesResult | undefined;
+  if (uw && uwBefore) {
+    phase('refreshing the materialized views, then the read workloads again under writes');
+    await sql`select refresh_materialized_views(true)`;
+    underWrites = underWritesResult(uw, uwBefore, await underWritesPhase(sql, workloads, params, { ...uw, variant: 'optimized' }));
+    await sql`select refresh_materialized_views(true)`; // the undo marked rows stale: fresh again for the comparison
+  }
 
   phase('checking that every optimized answer equals the plain query on the same data');
   const results: WorkloadResult[] = [];
@@ -244,12 +272,14 @@ export async function bench(sql: Sql, o: BenchOptions): Promise<BenchResult> {
     workloads: results,
     floor,
     triggers,
+    underWrites,
     notes: [
       'before: the plain queries on the baseline schema (version 1); after: the stored functions of 0006 after `migrate`',
       'ownership checklist: 40 checklist cards of one collection set at once (a third to 0 copies), row by row as the app does it (one or more statements per card, each a round trip) vs one batch_update_ownership call; each run in a transaction rolled back; the rows left compared',
       'times are client-side round trips over loopback, p50/p95 over the same random users (a power user sometimes, a typical user usually) in both runs, after 3 warm-up runs',
       'the materialized views were refreshed before the after-runs and the comparison: get_user_stats reads user_stats_optimized only when no stale mark is pending, else computes live (never stale)',
       'answers compared with the plain query re-run on the migrated data (orphan references were detached by migrate, which changes e.g. distinct checklist-card counts)',
+      ...(underWrites ? UNDER_WRITES_NOTES : []),
     ],
   };
 }

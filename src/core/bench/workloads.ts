@@ -109,6 +109,7 @@ export interface WorkloadTiming {
   runs: number;
   p50Ms: number;
   p95Ms: number;
+  p99Ms: number;
   meanMs: number;
   maxMs: number;
 }
@@ -127,6 +128,7 @@ export function summarize(durationsMs: readonly number[]): WorkloadTiming {
     runs: s.length,
     p50Ms: percentile(s, 50),
     p95Ms: percentile(s, 95),
+    p99Ms: percentile(s, 99),
     meanMs: s.length ? s.reduce((a, b) => a + b, 0) / s.length : Number.NaN,
     maxMs: s.length ? s[s.length - 1] : Number.NaN,
   };
@@ -153,4 +155,26 @@ export async function timeWorkload(
     o.onRun?.({ index, total: paramSets.length, ms, rows: rows.length });
   }
   return { ...summarize(durationsMs), durationsMs };
+}
+
+/**
+ * Each workload in turn: `warmup` untimed runs, then one timed run per remaining parameter
+ * set (timeWorkload). Stops between runs when the signal fires.
+ */
+export async function timeWorkloads(
+  sql: Sql | ReservedSql,
+  workloads: readonly Workload[],
+  params: ReadonlyMap<string, unknown[][]>,
+  variant: WorkloadVariant,
+  o: { warmup: number; signal?: AbortSignal; onWorkload?: (w: Workload, runs: number) => void },
+): Promise<Map<string, WorkloadTiming>> {
+  const out = new Map<string, WorkloadTiming>();
+  for (const w of workloads) {
+    const sets = params.get(w.name)!;
+    for (const p of sets.slice(0, o.warmup)) if (!o.signal?.aborted) await runWorkload(sql, w, variant, p);
+    o.onWorkload?.(w, sets.length);
+    const { durationsMs: _d, ...timing } = await timeWorkload(sql, w, variant, sets.slice(o.warmup), { signal: o.signal });
+    out.set(w.name, timing);
+  }
+  return out;
 }
