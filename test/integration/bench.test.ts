@@ -18,10 +18,15 @@ describe('bench and demo at a tiny scale', () => {
       expect(typeof w.met).toBe('boolean');
     }
     expect(b.data.totalRows).toBeGreaterThan(10_000);
-    expect(b.migrate.statements).toBe(121);
+    expect(b.migrate.statements).toBe(126);
     expect(b.floor.ratio).toBeGreaterThan(0);
-    expect(b.triggers.map((t: { writers: number }) => t.writers)).toEqual([1, 8]);
-    for (const t of b.triggers) expect(t.ratio).toBeGreaterThan(0);
+    expect(b.triggers.map((t: { writers: number; state: string }) => `${t.state}:${t.writers}`)).toEqual([
+      'steady:1',
+      'steady:8',
+      'after-refresh:1',
+      'after-refresh:8',
+    ]);
+    for (const t of b.triggers) expect([t.ratio > 0, t.blocks, t.withPerSec > 0, t.withoutPerSec > 0]).toEqual([true, 16, true, true]);
     expect(b.postgres).toMatch(/^\d+/);
     // under writes (defaults: 4 writers, 200 writes/s, half by the users being read): the four read workloads
     const u = b.underWrites;
@@ -61,7 +66,7 @@ describe('bench and demo at a tiny scale', () => {
         /== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/,
       );
       expect(r.stdout).not.toMatch(/✗/);
-      expect(r.stderr).toMatch(/\[121\/121\] 0008 do/);
+      expect(r.stderr).toMatch(/\[126\/126\] 0009 /);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

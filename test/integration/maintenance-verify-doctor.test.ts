@@ -58,7 +58,7 @@ describe('verify', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).map((l) => l.replace(/ — .*$/, ''))).toEqual(CHECKS.map((c) => `✓ ${c}`));
-    expect(lines).toContain('✓ migrations applied without error — 8/8');
+    expect(lines).toContain('✓ migrations applied without error — 9/9');
     expect(lines).toContain('✓ every index of the migrations present, valid and as the migration defines it — 60/60 valid');
     expect(lines.at(-1)).toBe(`all ${CHECKS.length} checks passed`);
     const { doc } = await verifyJson(db.url);
@@ -118,7 +118,7 @@ describe('verify', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     expect(lines.slice(0, -1).map((l) => l.replace(/ — .*$/, ''))).toEqual(CHECKS.map((c) => `✗ ${c}`));
-    expect(lines[0]).toMatch(/^✗ migrations applied without error — not applied: 1 \(pending\), 2 \(pending\), .*8 \(pending\)$/);
+    expect(lines[0]).toMatch(/^✗ migrations applied without error — not applied: 1 \(pending\), 2 \(pending\), .*9 \(pending\)$/);
     expect(lines).toContain('✗ at least 50 indexes added by the migrations — 0 present and valid');
     expect(lines.at(-1)).toBe(`${CHECKS.length} of ${CHECKS.length} checks failed`);
     expect(r.stderr).toBe('');
