@@ -8,14 +8,37 @@
 --     which of the card's two marks are missing and whether each view had a live mark at all
 --     (NOTIFY), one INSERT writes the missing ones; a card whose marks are there costs that one
 --     statement and nothing is written;
---   * the NOTIFY check reads the newest mark first (a backward scan of the primary key, which
---     meets the rows a refresh deleted only when no live mark is left);
---   * both trigger functions pin their plans (no sequential scan of the marks, whatever the
---     statistics of a table that empties at every refresh say; one generic plan per session);
+--   * the primary key of materialized_view_stale_marks becomes (id) instead of (view_name, id):
+--     the probes ("has this row a live mark?") then have one index that fits them,
+--     materialized_view_stale_marks_row_idx (view_name, user_id, collection_id). With the old
+--     key, the planner, seeing a table that a refresh has just emptied, could pick the key's
+--     view_name prefix and filter the rest: a read of every mark of the view per write;
+--   * the NOTIFY check reads the newest mark first (that key read backwards): the newest marks
+--     are nearly always ones written since the last refresh, so it reads the rows a refresh
+--     deleted only until a mark written since has committed;
+--   * both trigger functions run with enable_seqscan and enable_sort off and one generic plan
+--     per session (function settings): index probes whatever the statistics say;
 --   * follows get the fast path posts have (both users marked: one statement, nothing written).
 -- Semantics are 0008's: README, 0008's header. The rollback puts 0008's function back.
 -- CREATE OR REPLACE TRIGGER (PostgreSQL 14+) swaps the function of the two card triggers
--- in place: SHARE ROW EXCLUSIVE on cards for milliseconds, no DROP, no window without trigger.
+-- in place: no DROP, no moment without a trigger.
+
+-- Every lock this transaction needs, first, in the order the application's writers take them
+-- (a write locks its table, then the marks in its trigger), as in 0008: a writer can wait for
+-- this migration (milliseconds: the marks table holds only pending marks), never deadlock with
+-- it. In a DO block so that `psql -f` (autocommit) runs the file too.
+DO $$
+BEGIN
+  LOCK TABLE public.cards, public.posts, public.follows, public.checklist_cards, public.users,
+             public.materialized_view_stale_marks IN ACCESS EXCLUSIVE MODE;
+END
+$$;
+
+-- boosterz-lint: allow unique-without-index
+-- The marks table holds only pending marks and is locked above: a plain build blocks nobody longer.
+ALTER TABLE public.materialized_view_stale_marks
+    DROP CONSTRAINT materialized_view_stale_marks_pkey,
+    ADD CONSTRAINT materialized_view_stale_marks_pkey PRIMARY KEY (id);
 
 -- Row-level AFTER trigger of cards (INSERT, DELETE, and an UPDATE that changes what the
 -- views read): the card's (user, collection) row of collection_completion_optimized and its
@@ -43,19 +66,19 @@ BEGIN
     LOOP
         -- 0: both marks there; else bit 1: the (user, collection) mark is missing, bit 2: the
         -- user's mark is missing, bit 4 / 8: and that view has no live mark at all (NOTIFY)
-        SELECT CASE WHEN EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+        SELECT CASE WHEN (SELECT m.id FROM public.materialized_view_stale_marks m
                                   WHERE m.view_name = 'collection_completion_optimized' AND m.user_id = v_user
-                                    AND m.collection_id = v_collection AND m.xmax = '0'::xid) THEN 0
+                                    AND m.collection_id = v_collection AND m.xmax = '0'::xid LIMIT 1) IS NOT NULL THEN 0
                     WHEN (SELECT m.id FROM public.materialized_view_stale_marks m
                            WHERE m.view_name = 'collection_completion_optimized' AND m.xmax = '0'::xid
-                           ORDER BY m.view_name DESC, m.id DESC LIMIT 1) IS NULL THEN 5
+                           ORDER BY m.id DESC LIMIT 1) IS NULL THEN 5
                     ELSE 1 END
-             + CASE WHEN EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+             + CASE WHEN (SELECT m.id FROM public.materialized_view_stale_marks m
                                   WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_user
-                                    AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN 0
+                                    AND m.collection_id IS NULL AND m.xmax = '0'::xid LIMIT 1) IS NOT NULL THEN 0
                     WHEN (SELECT m.id FROM public.materialized_view_stale_marks m
                            WHERE m.view_name = 'user_stats_optimized' AND m.xmax = '0'::xid
-                           ORDER BY m.view_name DESC, m.id DESC LIMIT 1) IS NULL THEN 10
+                           ORDER BY m.id DESC LIMIT 1) IS NULL THEN 10
                     ELSE 2 END
           INTO v_need;
         IF v_need <> 0 THEN
@@ -118,10 +141,10 @@ BEGIN
         -- the common case first, in one statement: a post or a follow whose rows are all marked
         -- already (one index probe per row, nothing written)
         IF TG_TABLE_NAME = 'posts' AND TG_OP <> 'UPDATE' THEN
-            IF EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+            IF (SELECT m.id FROM public.materialized_view_stale_marks m
                         WHERE m.view_name = 'user_stats_optimized'
                           AND m.user_id = CASE WHEN TG_OP = 'INSERT' THEN NEW.user_id ELSE OLD.user_id END
-                          AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                          AND m.collection_id IS NULL AND m.xmax = '0'::xid LIMIT 1) IS NOT NULL THEN
                 RETURN NULL;
             END IF;
         ELSIF TG_TABLE_NAME = 'follows' AND TG_OP <> 'UPDATE' THEN
@@ -130,12 +153,12 @@ BEGIN
             ELSE
                 v_users := ARRAY[OLD.follower_id, OLD.followed_id];
             END IF;
-            IF EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+            IF (SELECT m.id FROM public.materialized_view_stale_marks m
                         WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_users[1]
-                          AND m.collection_id IS NULL AND m.xmax = '0'::xid)
-               AND EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                          AND m.collection_id IS NULL AND m.xmax = '0'::xid LIMIT 1) IS NOT NULL
+               AND (SELECT m.id FROM public.materialized_view_stale_marks m
                             WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_users[2]
-                              AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                              AND m.collection_id IS NULL AND m.xmax = '0'::xid LIMIT 1) IS NOT NULL THEN
                 RETURN NULL;
             END IF;
             v_users := '{}';
@@ -159,19 +182,22 @@ BEGIN
             IF TG_OP = 'UPDATE' THEN
                 v_users := v_users || NEW.user_id;
             END IF;
-        ELSE -- follows
+        ELSIF TG_TABLE_NAME = 'follows' THEN
             IF TG_OP <> 'INSERT' THEN
                 v_users := ARRAY[OLD.follower_id, OLD.followed_id];
             END IF;
             IF TG_OP <> 'DELETE' THEN
                 v_users := v_users || ARRAY[NEW.follower_id, NEW.followed_id];
             END IF;
+        ELSE
+            RAISE EXCEPTION 'mark_materialized_view_rows_stale(): no row trigger on % (cards have mark_card_rows_stale())', TG_TABLE_NAME
+                  USING ERRCODE = '39P01';
         END IF;
         -- keep only the rows without a live mark: one index probe each
         FOR i IN 1 .. cardinality(v_users) LOOP
-            IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+            IF (SELECT m.id FROM public.materialized_view_stale_marks m
                             WHERE m.view_name = 'user_stats_optimized' AND m.user_id = v_users[i]
-                              AND m.collection_id IS NULL AND m.xmax = '0'::xid) THEN
+                              AND m.collection_id IS NULL AND m.xmax = '0'::xid LIMIT 1) IS NULL THEN
                 v_views := v_views || 'user_stats_optimized'::text;
                 v_u := v_u || v_users[i];
                 v_c := v_c || NULL::bigint;
@@ -179,9 +205,9 @@ BEGIN
         END LOOP;
         FOR i IN 1 .. cardinality(v_collections) LOOP
             FOREACH v_view IN ARRAY ARRAY['user_stats_optimized', 'collection_completion_optimized'] LOOP
-                IF NOT EXISTS (SELECT 1 FROM public.materialized_view_stale_marks m
+                IF (SELECT m.id FROM public.materialized_view_stale_marks m
                                 WHERE m.view_name = v_view AND m.user_id IS NULL
-                                  AND m.collection_id = v_collections[i] AND m.xmax = '0'::xid) THEN
+                                  AND m.collection_id = v_collections[i] AND m.xmax = '0'::xid LIMIT 1) IS NULL THEN
                     v_views := v_views || v_view;
                     v_u := v_u || NULL::bigint;
                     v_c := v_c || v_collections[i];
@@ -194,12 +220,11 @@ BEGIN
     END IF;
 
     -- NOTIFY when the view had no live mark before this one: once per fresh-to-stale transition
-    -- (the newest mark first: a backward scan of the primary key, which meets the marks a refresh
-    -- deleted only when there is no live one)
+    -- (the newest mark first: the primary key (id) read backwards, see the header)
     FOREACH v_view IN ARRAY ARRAY(SELECT DISTINCT v FROM unnest(v_views) v) LOOP
         IF (SELECT m.id FROM public.materialized_view_stale_marks m
              WHERE m.view_name = v_view AND m.xmax = '0'::xid
-             ORDER BY m.view_name DESC, m.id DESC LIMIT 1) IS NULL THEN
+             ORDER BY m.id DESC LIMIT 1) IS NULL THEN
             PERFORM pg_notify('boosterz_views_stale', v_view);
         END IF;
     END LOOP;
