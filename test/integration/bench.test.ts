@@ -18,7 +18,7 @@ describe('bench and demo at a tiny scale', () => {
       expect(typeof w.met).toBe('boolean');
     }
     expect(b.data.totalRows).toBeGreaterThan(10_000);
-    expect(b.migrate.statements).toBe(126);
+    expect(b.migrate.statements).toBe(128);
     expect(b.floor.ratio).toBeGreaterThan(0);
     expect(b.triggers.map((t: { writers: number; state: string }) => `${t.state}:${t.writers}`)).toEqual([
       'steady:1',
@@ -66,7 +66,7 @@ describe('bench and demo at a tiny scale', () => {
         /== verify[\s\S]*✓ migrations applied without error[\s\S]*== before \/ after[\s\S]*collection loading[\s\S]*== report slow-queries[\s\S]*== report unused-indexes/,
       );
       expect(r.stdout).not.toMatch(/✗/);
-      expect(r.stderr).toMatch(/\[126\/126\] 0009 /);
+      expect(r.stderr).toMatch(/\[128\/128\] 0009 /);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@ const cli = cliOn(() => db.url, { timeoutMs: 300_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Deterministic "random" kill points: after statement k of the 126 has completed (k in 1..89),
+ * Deterministic "random" kill points: after statement k of the 128 has completed (k in 1..89),
  * plus 0–400 ms into the next ones, so every kill lands inside the run whatever the machine's speed.
  */
 function killPoints(n: number, seed: number): [number, number][] {
@@ -88,7 +88,7 @@ describe('crash resume on generated data', () => {
   it.each(killPoints(3, 42))(
     'SIGKILL after statement %i + %i ms: the rerun finishes and nothing is lost',
     async (k, delay) => {
-      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/126\\] `), { timeoutMs: 300_000 });
+      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/128\\] `), { timeoutMs: 300_000 });
       await sleep(delay);
       if (signal(pid, 'SIGKILL')) expect((await result).signal).toBe('SIGKILL');
       else await result;
@@ -103,7 +103,7 @@ describe('crash resume on generated data', () => {
   it.each(killPoints(2, 7))(
     'SIGINT after statement %i + %i ms: exit 130, the rerun finishes and nothing is lost',
     async (k, delay) => {
-      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/126\\] `), { timeoutMs: 300_000 });
+      const { pid, result } = await runCliUntil(['-d', db.url, 'migrate'], new RegExp(`\\[${k}/128\\] `), { timeoutMs: 300_000 });
       // the run cannot finish before the signal: its next history or journal write waits for this lock
       const hold = await holdBookkeeping();
       await sleep(delay);
