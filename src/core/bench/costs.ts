@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import type { MigrationFile } from '../engine/files.js';
+import { median } from '../engine/estimates.js';
 import { loadParser, splitSql } from '../engine/statements.js';
 
 /** Is a psql client on the PATH? */
@@ -72,11 +73,6 @@ async function cardTriggers(sql: Sql): Promise<string[]> {
 /** Pairs written in the steady state. */
 const POOL = 1000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /**
  * Insert throughput into cards as the app inserts (one card of a random user from a random
  * checklist card, one row per transaction), from `writers` concurrent sessions, with and
@@ -92,14 +88,14 @@ export async function triggerCost(
   const blocks = o.blocks ?? 16;
   const blockMs = o.blockMs ?? 500;
   const state = o.state ?? 'after-refresh';
-  const [ref] = await sql<{ users: string; checklist: string }[]>`
-    select (select max(id) from users)::text as users, (select max(id) from checklist_cards)::text as checklist`;
+  const [ref] = await sql<{ users: number; checklist: number }[]>`
+    select (select max(id) from users)::int as users, (select max(id) from checklist_cards)::int as checklist`;
   const triggers = await cardTriggers(sql);
   const marker = 'boosterz-bench-trigger-cost';
   const conns = await Promise.all(Array.from({ length: writers }, () => sql.reserve()));
   let seed = 12345;
   const rnd = (n: number) => 1 + ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
-  const pick = () => [rnd(Number(ref.users)), rnd(Number(ref.checklist))] as const;
+  const pick = () => [rnd(ref.users), rnd(ref.checklist)] as const;
   // steady: a pool of (user, checklist card) pairs, each written once before the blocks
   const pool = state === 'steady' ? Array.from({ length: POOL }, pick) : [];
   const next = () => (pool.length ? pool[rnd(pool.length) - 1] : pick());
@@ -152,9 +148,9 @@ export async function triggerCost(
     blocks: per.with.length,
     blockMs,
     inserts,
-    withPerSec: median(per.with),
-    withoutPerSec: median(per.without),
+    withPerSec: median(per.with) ?? NaN,
+    withoutPerSec: median(per.without) ?? NaN,
     // each pair's blocks are side by side in time: their ratio cancels the machine's slow drifts
-    ratio: median(per.with.map((w, i) => w / per.without[i])),
+    ratio: median(per.with.map((w, i) => w / per.without[i])) ?? NaN,
   };
 }
