@@ -15,7 +15,7 @@ import { withReserved } from '../db/session.js';
 import { quoteQualified } from '../db/sql.js';
 import { DEFAULT_MAX_REPLICA_LAG, describeLimit, replicationPreflight, ReplicaThrottle } from './engine/replicas.js';
 import type { LagLimit } from './engine/types.js';
-import { capacity, reportCapacity } from './engine/capacity.js';
+import { buildWorkers, capacity, reportCapacity } from './engine/capacity.js';
 import { Estimator } from './engine/estimator.js';
 import { planEstimate, scriptsMs, type PlanEstimate } from './engine/plan-estimates.js';
 
@@ -41,6 +41,8 @@ export interface MigrateOptions extends EngineOptions, LockPolicy {
   deadline?: number;
   /** The server's memory when it is not on this machine (for the --parallel memory check). */
   serverMemoryBytes?: number;
+  /** The server's CPU cores when it is not on this machine (--parallel: workers per build, estimates). */
+  serverCpus?: number;
   /** The shipped SQL files (the tool's own tables). */
   sqlDir?: string;
 }
@@ -153,7 +155,7 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const pre = await preflight(sql, scripts, [pid]);
   await emitReplication(sql, scripts, o);
   const parallel = Math.max(1, o.parallel ?? 1);
-  const cap = await capacity(sql, o.serverMemoryBytes);
+  const cap = await capacity(sql, o.serverMemoryBytes, o.serverCpus);
   if (parallel > 1) reportCapacity(parallel, cap, o.emit);
   const estimates = planEstimate(scripts, await Estimator.load(sql, scripts), parallel, cap.cores);
   return {
@@ -208,7 +210,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
       ? (r: StatementRef, signal?: AbortSignal) => throttle.wait(`statement ${r.n}/${r.total}`, signal)
       : undefined;
     const parallel = Math.max(1, o.parallel ?? 1);
-    const cap = await capacity(conn, o.serverMemoryBytes);
+    const cap = await capacity(conn, o.serverMemoryBytes, o.serverCpus);
     if (parallel > 1 && scripts.length) reportCapacity(parallel, cap, o.emit);
     const estimator = await Estimator.load(conn, scripts);
     if (o.deadline !== undefined && scripts.length) {
@@ -228,6 +230,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
           conn,
           pool: sql,
           parallel,
+          buildWorkers: buildWorkers(parallel, cap),
           estimator,
           laterMs,
           monitor,

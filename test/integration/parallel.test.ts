@@ -188,6 +188,15 @@ async function estimates() {
     expect(e.statements).toHaveLength(j.plan.length);
     expect(e.statements.every((s) => s.ms > 0)).toBe(true);
     expect(e.parallelMs).toBeLessThan(e.oneAtATimeMs);
+    // the builds' parallel workers: N builds side by side take no more cores than the server has
+    const parallelEvent = async (cpus: string) =>
+      events((await cli(['migrate', '--dry-run', '--parallel', '2', '--server-cpus', cpus, '--json'])).stdout).find(
+        (x) => x.type === 'parallel',
+      )!;
+    const [{ workers }] = await db.sql<{ workers: number }[]>`select current_setting('max_parallel_maintenance_workers')::int as workers`;
+    expect(await parallelEvent('2')).toMatchObject({ builds: 2, cores: 2, workersPerBuild: 0 });
+    expect(await parallelEvent('64')).toMatchObject({ builds: 2, cores: 64, workersPerBuild: workers });
+    expect((await cli(['migrate', '--dry-run', '--parallel', '2', '--server-cpus', '0'])).code).toBe(2);
     const build = (x: typeof e) => x.statements.find((s) => s.version === 2 && s.index === 1)!;
     expect(build(e).source).toBe('default');
     // after a run, the durations are in boosterz_db.statement_stats: the next plan starts from them

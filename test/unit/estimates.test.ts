@@ -9,12 +9,14 @@ import {
   pickRate,
   rateOf,
   relativeError,
+  scanRateOf,
   workUnits,
   type Sample,
   type Shape,
 } from '../../src/core/engine/estimates.js';
 import { sizeArg, untilArg } from '../../src/cli/args.js';
 import { indexPredicate } from '../../src/core/engine/estimator.js';
+import { buildWorkers, type Capacity } from '../../src/core/engine/capacity.js';
 
 const build = (pages: number, tuples: number, o: Partial<Shape> = {}): Shape => ({
   kind: 'build',
@@ -65,7 +67,26 @@ describe('estimates', () => {
   it('catalog-only statements: what the same statement took last time, else a fixed conservative figure', () => {
     const small = { ...build(0, 0), kind: 'small' as const };
     expect(estimate(small, pickRate([], []))).toEqual({ ms: SMALL_MS, source: 'fixed' });
-    expect(estimate(small, pickRate([], []), 7)).toEqual({ ms: 7, source: 'same statement' });
+    expect(estimate(small, pickRate([], []), { ms: 7, pages: 0 })).toEqual({ ms: 7, source: 'same statement' });
+  });
+
+  it('a scan (VALIDATE, a view query) is never estimated from the builds’ fitted costs, which may have no heap-page cost', () => {
+    const scan: Shape = { ...build(27_000, 2_000_000), kind: 'scan' };
+    // builds whose time is all fixed cost and index entries: the fitted heap-page cost is 0
+    const builds = [build(10, 500), build(1000, 50_000), build(5000, 900_000), build(20_000, 300_000), build(300, 90_000)];
+    const run = builds.map((shape) => ({ shape, ms: 20 + features(shape)[2] * 0.05 }));
+    const rate = pickRate(run, []);
+    expect(rate.fit?.[1]).toBe(0);
+    expect(estimate(scan, rate).ms).toBeGreaterThan(100); // was 0 ms: a window would start it with any time left
+    // scans already done (this run, else the history) give a rate per heap page
+    const withScan = pickRate(run, [{ shape: { ...scan, pages: 10_000 }, ms: 1000 }]);
+    expect(withScan.scanMsPerPage).toBeCloseTo(0.1);
+    expect(estimate(scan, withScan).ms).toBe(2700);
+    expect(scanRateOf(run)).toBeUndefined();
+    // the same statement on this database: its last duration, scaled by the size of what it reads
+    expect(estimate(scan, withScan, { ms: 3000, pages: 13_500 })).toEqual({ ms: 6000, source: 'same statement' });
+    // before anything was measured: the conservative default
+    expect(estimate(scan, pickRate([], [])).ms).toBe(Math.round(workUnits(scan) * DEFAULT_MS_PER_UNIT));
   });
 
   it('with enough builds, fits a fixed cost, a cost per heap page and one per index entry page', () => {
@@ -111,6 +132,19 @@ describe('estimates', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
     expect(median([])).toBeUndefined();
+  });
+});
+
+describe('--parallel and the server cores', () => {
+  const cap = (cores: number | undefined, workersPerBuild = 2): Capacity => ({ maintenanceWorkMemBytes: 64 << 20, workersPerBuild, cores });
+  it('N builds side by side, each a leader and its workers, take no more cores than the server has', () => {
+    expect(buildWorkers(2, cap(2))).toBe(0); // two builds on two cores: no parallel workers on top
+    expect(buildWorkers(4, cap(2))).toBe(0);
+    expect(buildWorkers(2, cap(4))).toBe(1);
+    expect(buildWorkers(2, cap(16))).toBeUndefined(); // enough cores: the server's setting stands
+    expect(buildWorkers(2, cap(4, 0))).toBeUndefined(); // never more workers than the server allows
+    expect(buildWorkers(1, cap(2))).toBeUndefined(); // one at a time: the server's setting
+    expect(buildWorkers(2, cap(undefined))).toBeUndefined(); // cores unknown (remote server, no --server-cpus)
   });
 });
 

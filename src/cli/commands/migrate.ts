@@ -24,6 +24,7 @@ interface MigrateFlags extends LockFlags {
   window?: number;
   until?: number;
   serverMemory?: number;
+  serverCpus?: number;
 }
 
 export function register(cmd: Command, run: RunCommand): void {
@@ -57,6 +58,12 @@ export function register(cmd: Command, run: RunCommand): void {
         '--server-memory <size>',
         "the server's memory, for the --parallel check when it is not on this machine (e.g. 64GB)",
       ).argParser(sizeArg('--server-memory')),
+    )
+    .addOption(
+      new Option(
+        '--server-cpus <n>',
+        "the server's CPU cores when it is not on this machine: --parallel builds then take no more cores than it has",
+      ).argParser(intArg('--server-cpus', 1)),
     );
   addLagOption(cmd, 'each statement');
   addLockOptions(cmd)
@@ -95,6 +102,7 @@ export function register(cmd: Command, run: RunCommand): void {
           parallel: opts.parallel,
           deadline,
           serverMemoryBytes: opts.serverMemory,
+          serverCpus: opts.serverCpus,
           sqlDir: join(ctx.packageRoot, 'src/sql'),
         }).finally(() => progress.pause());
         if (ctx.out.json) {

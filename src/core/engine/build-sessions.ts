@@ -12,6 +12,8 @@ export class BuildSessions {
   constructor(
     private readonly pool: Sql,
     private readonly max: number,
+    /** max_parallel_maintenance_workers for each session (capacity.ts buildWorkers); undefined: the server's. */
+    private readonly workers?: number,
   ) {}
 
   async acquire(): Promise<{ conn: ReservedSql; pid: number; release: () => void }> {
@@ -24,6 +26,7 @@ export class BuildSessions {
       await s.sql`
         select set_config('client_connection_check_interval', '1000', false)
          where exists (select from pg_settings where name = 'client_connection_check_interval')`;
+      if (this.workers !== undefined) await s.sql`select set_config('max_parallel_maintenance_workers', ${String(this.workers)}, false)`;
     }
     const got = s;
     return { conn: got.sql as unknown as ReservedSql, pid: got.pid, release: () => void this.idle.push(got) };

@@ -34,6 +34,8 @@ export interface Rate {
   samples: number;
   /** Fitted on at least FIT_MIN builds: fixed ms, ms per heap page, ms per page of index entries. */
   fit?: [number, number, number];
+  /** ms per heap page of the scans (VALIDATE, a view's query) among the same samples, when there are some. */
+  scanMsPerPage?: number;
 }
 
 export interface Estimate {
@@ -128,21 +130,52 @@ export function rateOf(samples: Sample[]): number | undefined {
 /** The rate to estimate with: this run's builds, else the history of this database, else the default. */
 export function pickRate(run: Sample[], history: Sample[]): Rate {
   const r = rateOf(run);
-  if (r !== undefined) return { msPerUnit: r, source: 'this run', samples: run.length, fit: fitCosts(run) };
+  const scans = scanRateOf(run) ?? scanRateOf(history);
+  const withScans = (x: Rate): Rate => (scans === undefined ? x : { ...x, scanMsPerPage: scans });
+  if (r !== undefined) return withScans({ msPerUnit: r, source: 'this run', samples: run.length, fit: fitCosts(run) });
   const h = rateOf(history);
-  if (h !== undefined) return { msPerUnit: h, source: 'history', samples: history.length, fit: fitCosts(history) };
-  return { msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 };
+  if (h !== undefined) return withScans({ msPerUnit: h, source: 'history', samples: history.length, fit: fitCosts(history) });
+  return withScans({ msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 });
 }
 
-/** The estimate of one statement; `sameStatementMs` is what this very statement took last time (small ones). */
-export function estimate(s: Shape, rate: Rate, sameStatementMs?: number): Estimate {
-  if (s.kind === 'small')
-    return sameStatementMs !== undefined ? { ms: sameStatementMs, source: 'same statement' } : { ms: SMALL_MS, source: 'fixed' };
+/** What this very statement took last time it ran on this database, and the pages it read then. */
+export interface Previous {
+  ms: number;
+  pages: number;
+}
+
+/**
+ * The estimate of one statement. `same` is what this very statement took last time: a
+ * catalog-only statement takes that again; a scan (VALIDATE, a materialized view's query) takes it
+ * scaled by how much its tables grew or shrank since.
+ */
+export function estimate(s: Shape, rate: Rate, same?: Previous): Estimate {
+  if (s.kind === 'small') return same !== undefined ? { ms: same.ms, source: 'same statement' } : { ms: SMALL_MS, source: 'fixed' };
+  if (s.kind === 'scan') return estimateScan(s, rate, same);
   if (rate.fit) {
     const f = features(s);
     return { ms: Math.round(f[0] * rate.fit[0] + f[1] * rate.fit[1] + f[2] * rate.fit[2]), source: rate.source };
   }
   return { ms: Math.round(fixedMs(s) + workUnits(s) * rate.msPerUnit), source: rate.source };
+}
+
+/**
+ * A scan: its own last duration scaled by size, else the rate of the scans of the rate's samples
+ * (ms per heap page), else the single rate of the builds (never their fitted costs: a fit whose
+ * heap-page cost came out 0 would estimate a scan of any size at 0 ms, and a window would start it).
+ */
+function estimateScan(s: Shape, rate: Rate, same?: Previous): Estimate {
+  if (same && same.pages > 0 && s.pages > 0) return { ms: Math.round(same.ms * (s.pages / same.pages)), source: 'same statement' };
+  if (same && !(same.pages > 0)) return { ms: Math.round(same.ms), source: 'same statement' };
+  if (rate.scanMsPerPage !== undefined) return { ms: Math.round(s.pages * rate.scanMsPerPage), source: rate.source };
+  return { ms: Math.round(workUnits(s) * rate.msPerUnit), source: rate.source };
+}
+
+/** ms per heap page of the scans among the samples; undefined without any. */
+export function scanRateOf(samples: Sample[]): number | undefined {
+  const scans = samples.filter((x) => x.shape.kind === 'scan' && x.shape.pages > 0);
+  const pages = scans.reduce((n, x) => n + x.shape.pages, 0);
+  return scans.length && pages > 0 ? scans.reduce((n, x) => n + x.ms, 0) / pages : undefined;
 }
 
 /** |estimate − actual| / actual. */

@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { estimate, median, pickRate, type Estimate, type Sample, type Shape } from './estimates.js';
+import { estimate, median, pickRate, type Estimate, type Previous, type Sample, type Shape } from './estimates.js';
 import { splitIndexStatement, statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
 import { toolTable } from '../../db/sql.js';
@@ -72,7 +72,8 @@ export class Estimator {
   private constructor(
     private readonly tables: Map<string, TableFacts>,
     private readonly history: Sample[],
-    private readonly lastMs: Map<string, number>,
+    /** What each statement took last time on this database (catalog-only ones and scans), by checksum. */
+    private readonly last: Map<string, Previous>,
     /** boosterz_db.statement_stats exists: durations are kept for later runs. */
     readonly keepsHistory: boolean,
   ) {}
@@ -81,19 +82,19 @@ export class Estimator {
     const tables = new Map<string, TableFacts>();
     const [{ ok }] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('statement_stats')}) is not null as ok`;
     const history: Sample[] = [];
-    const lastMs = new Map<string, number>();
+    const last = new Map<string, Previous>();
     if (ok) {
       const rows = await db<(Shape & { ms: number; checksum: string })[]>`
         select shape as kind, table_pages::float8 as pages, table_tuples::float8 as tuples, key_width as "keyWidth",
                expression, partial, selectivity, duration_ms::float8 as ms, statement_checksum as checksum
-          from ${db(toolTable('statement_stats'))} order by recorded_at desc limit 200`;
+          from ${db(toolTable('statement_stats'))} order by recorded_at desc limit 1000`;
       for (const r of rows) {
-        if (r.kind === 'small') {
-          if (!lastMs.has(r.checksum)) lastMs.set(r.checksum, r.ms);
-        } else history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0, selectivity: r.selectivity ?? undefined }, ms: r.ms });
+        if (r.kind !== 'build' && !last.has(r.checksum)) last.set(r.checksum, { ms: r.ms, pages: r.pages });
+        if (r.kind !== 'small')
+          history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0, selectivity: r.selectivity ?? undefined }, ms: r.ms });
       }
     }
-    const e = new Estimator(tables, history, lastMs, ok);
+    const e = new Estimator(tables, history, last, ok);
     await e.readSizes(db, scripts);
     return e;
   }
@@ -172,7 +173,7 @@ export class Estimator {
   /** The estimate of a statement now (the rate moves as builds complete). */
   estimate(st: Statement): Estimate {
     const shape = this.shape(st);
-    const same = this.lastMs.get(statementChecksum(st));
+    const same = shape.kind === 'build' ? undefined : this.last.get(statementChecksum(st));
     if (shape.kind === 'small' && same === undefined && this.small.length >= 3)
       return { ms: Math.round(median(this.small)!), source: 'this run' };
     return estimate(shape, pickRate(this.run, this.history), same);
@@ -182,7 +183,7 @@ export class Estimator {
   observe(st: Statement, ms: number): void {
     const shape = this.shape(st);
     if (shape.kind === 'small') {
-      this.lastMs.set(statementChecksum(st), ms);
+      this.last.set(statementChecksum(st), { ms, pages: 0 });
       this.small.push(ms);
     } else this.run.push({ shape, ms });
   }

@@ -50,6 +50,8 @@ export type EngineEvent =
       totalBytes: number;
       workersPerBuild: number;
       serverMemoryBytes?: number;
+      /** The server's cores, when known (local server or --server-cpus). */
+      cores?: number;
     }
   | { type: 'window'; deadline: string; leftMs: number; estimateMs: number }
   | { type: 'notice'; message: string }

@@ -31,6 +31,8 @@ export interface RunContext extends LockPolicy {
   pool?: Sql;
   /** Index builds side by side (`--parallel N`, default 1). */
   parallel?: number;
+  /** max_parallel_maintenance_workers of each parallel build's session (capacity.ts buildWorkers). */
+  buildWorkers?: number;
   /** Estimates of the statements, calibrated as they complete. */
   estimator?: Estimator;
   /** End of the maintenance window (epoch ms): a statement whose estimate does not fit is not started (exit 7). */

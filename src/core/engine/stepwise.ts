@@ -44,7 +44,7 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   const estimateOf = (i: number) => ctx.estimator?.estimate(s.statements[i]).ms ?? 0;
   const jobs = s.statements.filter((st) => !done.has(st.index)).map((st) => jobOf(st, estimateOf(st.index)));
   const schedule = new Schedule(jobs, parallel);
-  const sessions = parallel > 1 ? new BuildSessions(ctx.pool!, parallel) : undefined;
+  const sessions = parallel > 1 ? new BuildSessions(ctx.pool!, parallel, ctx.buildWorkers) : undefined;
   const running = new Map<number, { promise: Promise<void>; t0: number; estimateMs: number }>();
   let completed = done.size;
   let firstError: unknown;
