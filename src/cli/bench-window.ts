@@ -11,27 +11,37 @@ export function renderWindowSuite(r: WindowSuiteResult): string {
   const pct = (e?: { medianPct: number; worstPct: number; statements: number }) =>
     e ? `${e.medianPct}% / ${e.worstPct}% (${e.statements})` : '';
   const t = table(
-    ['method', 'wall time', '× floor', 'estimated before', 'build estimate error median / worst', 'all statements median / worst'],
+    [
+      'method',
+      'wall time (median round)',
+      '× floor',
+      'each round',
+      'estimated before',
+      'build estimate error median / worst',
+      'all statements median / worst',
+    ],
     r.runs.map((x) => [
       x.method,
       formatMs(x.ms),
       x.ratio ? `×${x.ratio.toFixed(2)}` : '×1.00',
+      (x.roundRatios ?? (x.roundsMs ?? []).map(() => 1)).map((v, i) => `${formatMs(x.roundsMs?.[i] ?? 0)} ×${v.toFixed(2)}`).join(', '),
       x.estimatedMs ? formatMs(x.estimatedMs) : '',
       pct(x.buildErrors),
       pct(x.allErrors),
     ]),
   );
-  return `${t}\n${r.statements} statements, PostgreSQL ${r.postgres}, scale ${r.scale}, ${r.machine.cpus} CPU ${r.machine.cpuModel}, load before ${r.machine.loadBefore.join(' ')}`;
+  return `${t}\n${r.rounds} round(s); ${r.statements} statements, PostgreSQL ${r.postgres}, scale ${r.scale}, ${r.machine.cpus} CPU ${r.machine.cpuModel}, load before ${r.machine.loadBefore.join(' ')}`;
 }
 
 /** `bench --window-suite`: on a throwaway database, the floor and migrate one at a time and side by side. */
-export async function runWindowSuite(ctx: CommandContext, o: { scale: number; seed: number; out?: string }): Promise<void> {
+export async function runWindowSuite(ctx: CommandContext, o: { scale: number; seed: number; rounds: number; out?: string }): Promise<void> {
   const { sql, url } = await throwawayDatabase(ctx, 'benchwindow');
   const r = await windowSuite(sql, {
     ...migrationDirs(ctx),
     sqlDir: join(ctx.packageRoot, 'src/sql'),
     scale: o.scale,
     seed: o.seed,
+    rounds: o.rounds,
     url,
     signal: ctx.signal,
     emit: () => undefined,

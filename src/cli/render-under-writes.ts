@@ -22,7 +22,7 @@ export function renderUnderWrites(u: UnderWritesResult, idle: readonly WorkloadR
     rows,
   );
   const rate = (p: UnderWritesResult['before']) =>
-    `${Math.round(p.writes.achievedPerSec)}/s (${p.writes.writes} of ${p.writes.scheduled} scheduled, ${p.writes.writes ? Math.round((100 * p.writes.sameUser) / p.writes.writes) : 0}% by users being read)`;
+    `${Math.round(p.writes.achievedPerSec)}/s for ${(p.writes.durationMs / 1000).toFixed(1)} s (${p.writes.writes} of ${p.writes.scheduled} scheduled, ${p.writes.writes ? Math.round((100 * p.writes.sameUser) / p.writes.writes) : 0}% by users being read${p.rounds > 1 ? `; the reads in ${p.rounds} rounds` : ''})`;
   const mix = Object.entries(u.mix)
     .map(([k, v]) => `${k.replace('_', ' ')} ${Math.round(v * 100)}%`)
     .join(', ');

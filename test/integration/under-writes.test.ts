@@ -119,6 +119,15 @@ describe('under writes, before the migration', () => {
     expect(await state()).toEqual(before);
   }, 120_000);
 
+  it('with minWritingMs the reads repeat in rounds until the writers have written that long (the after phase writes as long as the before one)', async () => {
+    const before = await state();
+    const p = await underWritesPhase(db.sql, workloads, params, { ...phase('plain'), minWritingMs: 3000 });
+    expect(p.rounds).toBeGreaterThan(1);
+    expect(p.writes.durationMs).toBeGreaterThanOrEqual(3000);
+    for (const w of p.workloads) expect(w.timing.runs).toBe(11 * p.rounds);
+    expect(await state()).toEqual(before);
+  }, 120_000);
+
   it('a failing writer fails the phase with one line and exit 1, stops every writer and the readers, and leaves nothing', async () => {
     const before = await state();
     await db.sql.unsafe(`

@@ -64,6 +64,31 @@ describe('estimates', () => {
     expect(rateOf([{ shape: { ...build(0, 0), kind: 'small' }, ms: 5 }])).toBeUndefined();
   });
 
+  it('a few builds of tiny tables (faster than the fixed cost) make no rate: the next source is used, not 0 ms per unit', () => {
+    const tiny: Sample[] = [
+      { shape: build(30, 2000), ms: 26 },
+      { shape: build(40, 3000), ms: 29 },
+    ];
+    expect(rateOf(tiny)).toBeUndefined();
+    expect(pickRate(tiny, []).source).toBe('default');
+    // a 1.5 s build of 2M rows was estimated at 41 ms after the first tiny build of a run
+    expect(estimate(build(27_000, 2_000_000), pickRate(tiny, [])).ms).toBeGreaterThan(1500);
+    const history: Sample[] = [{ shape: build(27_000, 2_000_000), ms: 1500 }];
+    expect(pickRate(tiny, history).source).toBe('history');
+    expect(pickRate([...tiny, ...history], []).source).toBe('this run');
+    // five tiny builds are enough for the fitted costs (they fit the fixed cost): this run's, not the default
+    const five: Sample[] = [
+      [10, 500],
+      [20, 3000],
+      [30, 1000],
+      [40, 5000],
+      [60, 2000],
+    ].map(([pages, tuples]) => ({ shape: build(pages, tuples), ms: 3 + pages * 0.02 + tuples * 0.001 }));
+    expect(rateOf(five)).toBeUndefined();
+    expect(pickRate(five, []).source).toBe('this run');
+    expect(estimate(build(50, 3500), pickRate(five, [])).ms).toBeLessThan(50);
+  });
+
   it('catalog-only statements: what the same statement took last time, else a fixed conservative figure', () => {
     const small = { ...build(0, 0), kind: 'small' as const };
     expect(estimate(small, pickRate([], []))).toEqual({ ms: SMALL_MS, source: 'fixed' });

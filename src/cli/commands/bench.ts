@@ -23,6 +23,7 @@ export interface BenchFlags {
   sameUserShare: number;
   out?: string;
   windowSuite?: boolean;
+  rounds: number;
 }
 
 export async function runBench(ctx: CommandContext, o: BenchFlags) {
@@ -73,6 +74,11 @@ export function register(cmd: Command, run: RunCommand): void {
         .argParser(shareArg('--same-user-share')),
     )
     .option('--out <file>', 'also write the full JSON result to this file (e.g. bench/results/scale-1.json)')
+    .addOption(
+      new Option('--rounds <n>', '--window-suite: rounds of every method, the figure being its median round')
+        .default(3)
+        .argParser(intArg('--rounds', 1)),
+    )
     .option(
       '--window-suite',
       'instead: psql -f (the floor), migrate, migrate --parallel 2 and 4 on the same data; wall times and estimate errors',

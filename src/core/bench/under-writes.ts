@@ -21,6 +21,8 @@ export interface UnderWritesOptions {
 
 export interface UnderWritesPhase {
   workloads: { name: string; title: string; timing: WorkloadTiming }[];
+  /** Rounds of the workloads' timed runs (more than 1 when the phase had to last minWritingMs). */
+  rounds: number;
   writes: WriterStats;
   /** After the migration: stale marks pending when the writers stopped (before their writes were undone). */
   staleMarks?: number;
@@ -44,6 +46,12 @@ export interface PhaseOptions extends UnderWritesOptions {
   warmup: number;
   signal?: AbortSignal;
   onPhase?: (text: string) => void;
+  /**
+   * The writers write at least this long (ms): the timed runs are repeated in rounds until then.
+   * After the migration the reads are fast; without it the writers would write for a second or two
+   * and the reads would meet few stale rows.
+   */
+  minWritingMs?: number;
 }
 
 const KIND_NAMES = { card_insert: 'card insert', card_update: 'card update', like: 'like', message: 'chat message', follow: 'follow' };
@@ -86,10 +94,12 @@ export async function underWritesPhase(
       `${label}, under writes: ${o.writers} writer(s) at ${o.ratePerSec} writes/s in total, ${Math.round(o.sameUserShare * 100)}% by the users being read`,
     );
     writers = await startWriters(sql, targets, { ...o, mix: o.mix ?? DEFAULT_MIX }, stop.signal);
+    const writingSince = performance.now(); // the writers' clock started inside startWriters
     writers.failed.addEventListener('abort', onAbort, { once: true });
     if (o.ratePerSec > 0) await sleep(o.leadMs ?? 1000, stop.signal);
-    const timings = await timeWorkloads(sql, workloads, params, o.variant, {
+    const { timings, rounds } = await timeWorkloads(sql, workloads, params, o.variant, {
       warmup: o.warmup,
+      untilMs: o.minWritingMs !== undefined && o.ratePerSec > 0 ? writingSince + o.minWritingMs : undefined,
       signal: stop.signal,
       onWorkload: (w, n) => o.onPhase?.(`${label}, under writes: ${w.title} × ${n}`),
     });
@@ -102,6 +112,7 @@ export async function underWritesPhase(
         : undefined;
     return {
       workloads: workloads.map((w) => ({ name: w.name, title: w.title, timing: timings.get(w.name)! })),
+      rounds,
       writes,
       staleMarks,
     };

@@ -1,6 +1,7 @@
 import { loadavg } from 'node:os';
 import { machineInfo, type Machine } from './machine.js';
 import type { Sql } from '../../db/connection.js';
+import { interruptedError } from '../../errors.js';
 import { median, relativeError } from '../engine/estimates.js';
 import type { EngineEvent, Emit } from '../engine/events.js';
 import { loadMigrations } from '../engine/files.js';
@@ -17,6 +18,8 @@ export interface WindowSuiteOptions {
   sqlDir: string;
   /** --parallel values to run `migrate` with (default 1, 2, 4). */
   parallel?: number[];
+  /** Rounds of every method (default 3): the figures are each method's median round. */
+  rounds?: number;
   /** URL of the database `sql` points at (psql -f needs it). */
   url: string;
   emit: Emit;
@@ -34,9 +37,14 @@ export interface EstimateErrors {
 export interface WindowRun {
   method: string;
   parallel?: number;
+  /** The median round's wall time (ms). */
   ms: number;
-  /** ms / the psql -f floor. */
+  /** Every round's wall time, in the order run (ms). */
+  roundsMs?: number[];
+  /** ms / the psql -f floor (medians). */
   ratio?: number;
+  /** Each round's ms / that round's floor. */
+  roundRatios?: number[];
   /** Index builds once calibrated (the costs fitted on the builds already done in this run: from the 6th build on). */
   buildErrors?: EstimateErrors;
   /** Every statement of the run. */
@@ -55,6 +63,7 @@ export interface WindowSuiteResult {
   scale: number;
   seed: number;
   statements: number;
+  rounds: number;
   runs: WindowRun[];
   notes: string[];
 }
@@ -94,26 +103,46 @@ async function timedMigrate(sql: Sql, o: WindowSuiteOptions, parallel: number): 
   };
 }
 
-/** The guide's method on the same data: orphans set to NULL (what psql alone needs), then psql -f of versions 2.. in autocommit. */
-async function psqlFloor(sql: Sql, o: WindowSuiteOptions): Promise<WindowRun> {
-  const files = await loadMigrations(o.migrationsDir, o.rollbackDir);
-  const psql = await hasPsql();
-  const t0 = performance.now();
+/** Sets the orphan references to NULL (what psql -f alone needs to validate the foreign keys): once, before every method. */
+async function nullOrphans(sql: Sql): Promise<void> {
   await sql`update cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
   await sql`update personal_cards c set checklist_card_id = null where checklist_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.checklist_card_id)`;
   await sql`update checklist_cards c set base_card_id = null where base_card_id is not null and not exists (select 1 from checklist_cards k where k.id = c.base_card_id)`;
-  const ms = performance.now() - t0 + (await applyLikePsql(o.url, sql, files.slice(1), psql));
+}
+
+/** The guide's method: psql -f of versions 2.. in autocommit (timed), then their rollbacks the same way, newest first (not timed). */
+async function psqlFloor(sql: Sql, o: WindowSuiteOptions): Promise<WindowRun> {
+  const files = (await loadMigrations(o.migrationsDir, o.rollbackDir)).slice(1);
+  const psql = await hasPsql();
+  const ms = await applyLikePsql(o.url, sql, files, psql);
+  const down = [...files].reverse().map((f) => ({ ...f, path: f.rollbackPath, sql: f.rollbackSql }));
+  await applyLikePsql(o.url, sql, down, psql);
   return { method: psql ? 'psql -v ON_ERROR_STOP=1 -f (the floor)' : 'each statement in autocommit (no psql client; the floor)', ms };
 }
 
+/** One method's rounds as one row: the median round, every round's time and ratio to its round's floor. */
+function combine(rounds: WindowRun[], floors?: number[]): WindowRun {
+  const order = rounds.map((r, i) => ({ r, i })).sort((a, b) => a.r.ms - b.r.ms);
+  const mid = order[Math.floor((order.length - 1) / 2)].r;
+  const ratio = (x: number) => Math.round(x * 100) / 100;
+  return {
+    ...mid,
+    roundsMs: rounds.map((r) => Math.round(r.ms)),
+    roundRatios: floors ? rounds.map((r, i) => ratio(r.ms / floors[i])) : undefined,
+  };
+}
+
 /**
- * The maintenance-window benchmark: on one database with the same data, `migrate` one build at
- * a time and with --parallel 2 and 4 (rolled back to version 1 in between: the data comes back
- * as it was, orphans included), then the guide's psql -f floor last (it nulls the orphans).
- * Wall times, ratios to the floor, and the estimate errors per statement.
+ * The maintenance-window benchmark: on one database with the same data (orphan references set to
+ * NULL once, first), in each round the guide's psql -f floor and `migrate` one build at a time and
+ * with --parallel 2 and 4, each rolled back to version 1 after it (psql -f of the rollbacks for the
+ * floor, `rollback` for migrate); the methods' order turns each round, so that each meets the
+ * machine's slow drifts at another place. Each method's figure is its median round; each round's
+ * ratio is to that round's floor. Estimate errors per statement are those of the median round.
  */
 export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<WindowSuiteResult> {
   const seed = o.seed ?? 1;
+  const rounds = Math.max(1, o.rounds ?? 3);
   const phase = (t: string) => o.onPhase?.(t);
   const dirs = { migrationsDir: o.migrationsDir, rollbackDir: o.rollbackDir };
   const [{ version }] = await sql<{ version: string }[]>`select current_setting('server_version') as version`;
@@ -122,17 +151,27 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
   await migrate(sql, { ...dirs, emit: () => undefined, to: 1, lint: false, sqlDir: o.sqlDir });
   phase(`generating data, scale ${o.scale}, seed ${seed}`);
   await generate(sql, { scale: o.scale, seed, sqlDir: o.sqlDir, signal: o.signal });
+  await nullOrphans(sql);
   await sql`vacuum analyze`; // hint bits and visibility set once for all runs, not paid by the first one
-  const runs: WindowRun[] = [];
-  for (const p of o.parallel ?? [1, 2, 4]) {
-    phase(p > 1 ? `migrate --parallel ${p}` : 'migrate (one at a time)');
-    runs.push(await timedMigrate(sql, o, p));
-    phase('rollback to version 1 (the same data again)');
-    await rollback(sql, { ...dirs, emit: () => undefined, to: 1 });
-    await sql`vacuum analyze`;
+  const methods: (number | 'floor')[] = ['floor', ...(o.parallel ?? [1, 2, 4])];
+  const byMethod = new Map<number | 'floor', WindowRun[]>(methods.map((m) => [m, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < methods.length; k++) {
+      const m = methods[(k + round) % methods.length];
+      const what = m === 'floor' ? 'the floor: psql -f of versions 2..' : m > 1 ? `migrate --parallel ${m}` : 'migrate (one at a time)';
+      phase(`round ${round + 1} of ${rounds}: ${what}`);
+      if (o.signal?.aborted) throw interruptedError('during the window suite');
+      if (m === 'floor') byMethod.get(m)!.push(await psqlFloor(sql, o));
+      else {
+        byMethod.get(m)!.push(await timedMigrate(sql, o, m));
+        await rollback(sql, { ...dirs, emit: () => undefined, to: 1 });
+      }
+      await sql`vacuum analyze`;
+    }
   }
-  phase('the floor: psql -f of versions 2.. on the same data');
-  const floor = await psqlFloor(sql, o);
+  const floors = byMethod.get('floor')!.map((r) => r.ms);
+  const floor = combine(byMethod.get('floor')!);
+  const runs = methods.slice(1).map((m) => combine(byMethod.get(m)!, floors));
   for (const r of runs) r.ratio = Math.round((r.ms / floor.ms) * 100) / 100;
   return {
     date: new Date().toISOString(),
@@ -141,9 +180,10 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
     scale: o.scale,
     seed,
     statements: runs[0]?.statements ?? 0,
+    rounds,
     runs: [floor, ...runs],
     notes: [
-      'one database, the same data for every run: migrate runs are rolled back to version 1 between runs (orphans restored), the psql -f floor runs last',
+      "one database, the same data for every run (orphan references set to NULL once, before all runs): every run is rolled back to version 1 after it; the methods take turns, their order turning each round; each figure is the method's median round, each round ratio is to that round's floor",
       `estimate errors: |estimate − actual| / actual per statement, the estimate made when the statement started; builds from the ${CALIBRATED_AFTER + 1}th of each run (the rate calibrated on the builds before it)`,
       'the machine is shared with other engineers running tests: the load average before the run is in machine.loadBefore',
     ],

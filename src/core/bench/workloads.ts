@@ -159,22 +159,28 @@ export async function timeWorkload(
 
 /**
  * Each workload in turn: `warmup` untimed runs, then one timed run per remaining parameter
- * set (timeWorkload). Stops between runs when the signal fires.
+ * set (timeWorkload). With `untilMs` (a performance.now() time), the timed runs are repeated in
+ * rounds, all workloads each round, until that time has come (at least one round). Stops between
+ * runs when the signal fires.
  */
 export async function timeWorkloads(
   sql: Sql | ReservedSql,
   workloads: readonly Workload[],
   params: ReadonlyMap<string, unknown[][]>,
   variant: WorkloadVariant,
-  o: { warmup: number; signal?: AbortSignal; onWorkload?: (w: Workload, runs: number) => void },
-): Promise<Map<string, WorkloadTiming>> {
-  const out = new Map<string, WorkloadTiming>();
-  for (const w of workloads) {
-    const sets = params.get(w.name)!;
-    for (const p of sets.slice(0, o.warmup)) if (!o.signal?.aborted) await runWorkload(sql, w, variant, p);
-    o.onWorkload?.(w, sets.length);
-    const { durationsMs: _d, ...timing } = await timeWorkload(sql, w, variant, sets.slice(o.warmup), { signal: o.signal });
-    out.set(w.name, timing);
-  }
-  return out;
+  o: { warmup: number; untilMs?: number; signal?: AbortSignal; onWorkload?: (w: Workload, runs: number) => void },
+): Promise<{ timings: Map<string, WorkloadTiming>; rounds: number }> {
+  const durations = new Map<string, number[]>(workloads.map((w) => [w.name, []]));
+  let rounds = 0;
+  do {
+    rounds++;
+    for (const w of workloads) {
+      const sets = params.get(w.name)!;
+      if (rounds === 1) for (const p of sets.slice(0, o.warmup)) if (!o.signal?.aborted) await runWorkload(sql, w, variant, p);
+      o.onWorkload?.(w, sets.length);
+      const { durationsMs } = await timeWorkload(sql, w, variant, sets.slice(o.warmup), { signal: o.signal });
+      durations.get(w.name)!.push(...durationsMs);
+    }
+  } while (o.untilMs !== undefined && performance.now() < o.untilMs && !o.signal?.aborted);
+  return { timings: new Map([...durations].map(([name, d]) => [name, summarize(d)])), rounds };
 }

@@ -118,24 +118,38 @@ export function fitCosts(samples: Sample[]): [number, number, number] | undefine
 
 const fixedMs = (s: Shape) => (s.kind === 'build' ? BUILD_FIXED_MS : 0);
 
-/** The rate of the samples: total time over total work (big builds weigh most); undefined without work. */
+/**
+ * Time beyond the fixed costs that samples must add up to before their rate is believed: a few
+ * builds of tiny tables take less than BUILD_FIXED_MS each, and a rate from them is 0 ms per unit
+ * (the next build on a big table would be estimated at BUILD_FIXED_MS).
+ */
+export const MIN_MEASURED_MS = 250;
+
+/** The rate of the samples: total time over total work (big builds weigh most); undefined without enough work. */
 export function rateOf(samples: Sample[]): number | undefined {
   const useful = samples.filter((x) => x.shape.kind !== 'small' && workUnits(x.shape) > 0);
   const units = useful.reduce((n, x) => n + workUnits(x.shape), 0);
   if (!useful.length || units < 1) return undefined;
   const ms = useful.reduce((n, x) => n + Math.max(0, x.ms - fixedMs(x.shape)), 0);
-  return Math.max(ms / units, 1e-9);
+  if (ms < MIN_MEASURED_MS) return undefined;
+  return ms / units;
+}
+
+/** The samples' calibration: their fitted costs (which fit the fixed cost too, so tiny builds count), else their rate. */
+function calibration(samples: Sample[], source: RateSource): Rate | undefined {
+  const fit = fitCosts(samples);
+  const r = rateOf(samples);
+  if (fit) return { msPerUnit: r ?? DEFAULT_MS_PER_UNIT, source, samples: samples.length, fit };
+  return r === undefined ? undefined : { msPerUnit: r, source, samples: samples.length };
 }
 
 /** The rate to estimate with: this run's builds, else the history of this database, else the default. */
 export function pickRate(run: Sample[], history: Sample[]): Rate {
-  const r = rateOf(run);
   const scans = scanRateOf(run) ?? scanRateOf(history);
   const withScans = (x: Rate): Rate => (scans === undefined ? x : { ...x, scanMsPerPage: scans });
-  if (r !== undefined) return withScans({ msPerUnit: r, source: 'this run', samples: run.length, fit: fitCosts(run) });
-  const h = rateOf(history);
-  if (h !== undefined) return withScans({ msPerUnit: h, source: 'history', samples: history.length, fit: fitCosts(history) });
-  return withScans({ msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 });
+  return withScans(
+    calibration(run, 'this run') ?? calibration(history, 'history') ?? { msPerUnit: DEFAULT_MS_PER_UNIT, source: 'default', samples: 0 },
+  );
 }
 
 /** What this very statement took last time it ran on this database, and the pages it read then. */
