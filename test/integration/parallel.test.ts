@@ -197,9 +197,18 @@ async function estimates() {
     expect(await parallelEvent('2')).toMatchObject({ builds: 2, cores: 2, workersPerBuild: 0 });
     expect(await parallelEvent('64')).toMatchObject({ builds: 2, cores: 64, workersPerBuild: workers });
     expect((await cli(['migrate', '--dry-run', '--parallel', '2', '--server-cpus', '0'])).code).toBe(2);
+    const four = events((await cli(['migrate', '--dry-run', '--parallel', '4', '--server-cpus', '2', '--json'])).stdout);
+    expect(four.find((x) => x.type === 'warning' && /--parallel 4 on a server with 2 cores/.test(String(x.message)))).toBeDefined();
+    const two = events((await cli(['migrate', '--dry-run', '--parallel', '2', '--server-cpus', '2', '--json'])).stdout);
+    expect(two.filter((x) => x.type === 'warning' && /cores/.test(String(x.message)))).toEqual([]);
     const build = (x: typeof e) => x.statements.find((s) => s.version === 2 && s.index === 1)!;
     expect(build(e).source).toBe('default');
     // after a run, the durations are in boosterz_db.statement_stats: the next plan starts from them
+    // (tables big enough that the builds take more than their fixed cost: a history of builds
+    // faster than that gives no rate, and the default is used)
+    expect((await cli(['migrate', '--to', '1'])).code).toBe(0);
+    for (const t of ['b', 'c', 'd']) await db.sql.unsafe(`insert into public.${t} select g, g % 7 from generate_series(301, 300000) g`);
+    await db.sql`analyze`;
     expect((await cli(['migrate', '--to', '2'])).code).toBe(0);
     expect((await cli(['rollback', '--to', '1', '--yes'])).code).toBe(0);
     const again = JSON.parse((await cli(['migrate', '--dry-run', '--json'])).stdout.trim().split('\n').pop()!);

@@ -68,6 +68,12 @@ export function reportCapacity(parallel: number, c: Capacity, emit: Emit): void 
         ? `, on a server with ${mb(c.serverMemoryBytes)}`
         : '; server memory unknown (pass --server-memory to check it)'),
   });
+  if (c.cores && parallel > c.cores) {
+    emit({
+      type: 'warning',
+      message: `--parallel ${parallel} on a server with ${c.cores} cores: more builds than cores share them and finish no sooner (measured on 2 cores: --parallel 4 took ×1.15 the time of --parallel 2); use at most --parallel ${c.cores}`,
+    });
+  }
   if (c.serverMemoryBytes && total > c.serverMemoryBytes / 4) {
     emit({
       type: 'warning',
