@@ -10,6 +10,7 @@ import {
   rateOf,
   relativeError,
   scanRateOf,
+  besideSlowdown,
   workUnits,
   type Sample,
   type Shape,
@@ -149,6 +150,26 @@ describe('estimates', () => {
     expect(indexPredicate('(user_id, checklist_card_id) WHERE is_for_trade')).toBe('is_for_trade');
     expect(indexPredicate("(lower(name)) WHERE note <> 'where' AND (a > 1)")).toBe("note <> 'where' AND (a > 1)");
     expect(indexPredicate('(somewhere_id)')).toBeUndefined();
+  });
+
+  it('a build beside others takes longer than alone: measured on the builds of both kinds, never below 1', () => {
+    const truth = (x: Shape) => {
+      const f = features(x);
+      return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
+    };
+    const shapes = [
+      build(10, 500),
+      build(1000, 50_000),
+      build(5000, 900_000, { keyWidth: 24 }),
+      build(20_000, 300_000),
+      build(300, 90_000),
+    ];
+    const alone: Sample[] = shapes.map((shape) => ({ shape, ms: truth(shape), sideBySide: 1 }));
+    const beside: Sample[] = shapes.slice(1, 4).map((shape) => ({ shape, ms: 1.4 * truth(shape), sideBySide: 2 }));
+    expect(besideSlowdown([...alone, ...beside])).toBeCloseTo(1.4, 1);
+    expect(besideSlowdown(alone)).toBeUndefined(); // nothing measured beside others yet
+    expect(besideSlowdown([...alone.slice(0, 3), ...beside])).toBeUndefined(); // too few alone for the costs
+    expect(besideSlowdown([...alone, ...beside.map((x) => ({ ...x, ms: x.ms / 2 }))])).toBe(1);
   });
 
   it('errors and medians', () => {

@@ -93,6 +93,13 @@ describe('simulate', () => {
     expect(simulate([build(0, 'a', 100), build(1, 'b', 100)], 2, { cores: 2 })).toBe(100);
   });
 
+  it('with a measured slowdown, builds side by side take that many times as long; a build alone does not', () => {
+    expect(simulate([build(0, 'a', 100), build(1, 'b', 100)], 2, { cores: 2, slowdown: 1.5 })).toBe(150);
+    expect(simulate([build(0, 'a', 100), build(1, 'a', 100)], 2, { cores: 2, slowdown: 1.5 })).toBe(200); // one table: one at a time
+    // 0 ‖ 1 until 1 ends (100 alone = 150), then 0 alone for its last 200
+    expect(simulate([build(0, 'a', 300), build(1, 'b', 100)], 2, { slowdown: 1.5 })).toBe(350);
+  });
+
   it('counts what running statements still need', () => {
     expect(simulate([build(1, 'b', 100)], 2, { running: [{ job: build(0, 'a', 500), remainingMs: 40 }] })).toBe(100);
     expect(simulate([barrier(1)], 2, { running: [{ job: build(0, 'a', 500), remainingMs: 40 }] })).toBe(50);

@@ -23,6 +23,8 @@ export interface Shape {
 export interface Sample {
   shape: Shape;
   ms: number;
+  /** Builds that ran at once while it ran (itself included; 1: alone). */
+  sideBySide?: number;
 }
 
 /** Where a rate comes from, in the order they are tried. */
@@ -190,6 +192,22 @@ export function scanRateOf(samples: Sample[]): number | undefined {
   const scans = samples.filter((x) => x.shape.kind === 'scan' && x.shape.pages > 0);
   const pages = scans.reduce((n, x) => n + x.shape.pages, 0);
   return scans.length && pages > 0 ? scans.reduce((n, x) => n + x.ms, 0) / pages : undefined;
+}
+
+/**
+ * How much longer a build takes beside other builds than alone, from builds of both kinds: their
+ * time beside others over what the costs fitted on the builds that ran alone say (big builds
+ * weigh most). Undefined until FIT_MIN builds ran alone and 3 beside others; never below 1.
+ */
+export function besideSlowdown(samples: Sample[]): number | undefined {
+  const builds = samples.filter((x) => x.shape.kind === 'build' && x.ms > 0);
+  const alone = builds.filter((x) => (x.sideBySide ?? 1) <= 1);
+  const beside = builds.filter((x) => (x.sideBySide ?? 1) > 1);
+  const fit = fitCosts(alone);
+  if (!fit || beside.length < 3) return undefined;
+  const rate: Rate = { msPerUnit: DEFAULT_MS_PER_UNIT, source: 'history', samples: alone.length, fit };
+  const expected = beside.reduce((n, x) => n + estimate(x.shape, rate).ms, 0);
+  return expected > 0 ? Math.max(1, beside.reduce((n, x) => n + x.ms, 0) / expected) : undefined;
 }
 
 /** |estimate − actual| / actual. */

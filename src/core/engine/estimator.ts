@@ -1,5 +1,5 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { estimate, median, pickRate, type Estimate, type Previous, type Sample, type Shape } from './estimates.js';
+import { besideSlowdown, estimate, median, pickRate, type Estimate, type Previous, type Sample, type Shape } from './estimates.js';
 import { splitIndexStatement, statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
 import { toolTable } from '../../db/sql.js';
@@ -76,6 +76,12 @@ export class Estimator {
     private readonly last: Map<string, Previous>,
     /** boosterz_db.statement_stats exists: durations are kept for later runs. */
     readonly keepsHistory: boolean,
+    /**
+     * How many times longer a build takes beside other builds than alone on this database
+     * (estimates.ts besideSlowdown over the history); undefined until measured. The estimates
+     * are of a build alone; the schedule applies this to builds side by side.
+     */
+    readonly slowdown?: number,
   ) {}
 
   static async load(db: Db, scripts: Script[]): Promise<Estimator> {
@@ -84,17 +90,25 @@ export class Estimator {
     const history: Sample[] = [];
     const last = new Map<string, Previous>();
     if (ok) {
-      const rows = await db<(Shape & { ms: number; checksum: string })[]>`
+      const rows = await db<(Shape & { ms: number; checksum: string; sideBySide: number | null })[]>`
         select shape as kind, table_pages::float8 as pages, table_tuples::float8 as tuples, key_width as "keyWidth",
-               expression, partial, selectivity, duration_ms::float8 as ms, statement_checksum as checksum
+               expression, partial, selectivity, duration_ms::float8 as ms, statement_checksum as checksum,
+               side_by_side as "sideBySide"
           from ${db(toolTable('statement_stats'))} order by recorded_at desc limit 1000`;
       for (const r of rows) {
         if (r.kind !== 'build' && !last.has(r.checksum)) last.set(r.checksum, { ms: r.ms, pages: r.pages });
         if (r.kind !== 'small')
-          history.push({ shape: { ...r, keyWidth: r.keyWidth ?? 0, selectivity: r.selectivity ?? undefined }, ms: r.ms });
+          history.push({
+            shape: { ...r, keyWidth: r.keyWidth ?? 0, selectivity: r.selectivity ?? undefined },
+            ms: r.ms,
+            sideBySide: r.sideBySide ?? 1,
+          });
       }
     }
-    const e = new Estimator(tables, history, last, ok);
+    const slowdown = besideSlowdown(history);
+    // the history as if every build had run alone
+    const alone = history.map((x) => ((x.sideBySide ?? 1) > 1 && slowdown ? { ...x, ms: x.ms / slowdown } : x));
+    const e = new Estimator(tables, alone, last, ok, slowdown);
     await e.readSizes(db, scripts);
     return e;
   }
@@ -179,13 +193,19 @@ export class Estimator {
     return estimate(shape, pickRate(this.run, this.history), same);
   }
 
-  /** A statement completed: calibrates the rate for the next estimates. */
-  observe(st: Statement, ms: number): void {
+  /** A statement completed (beside `sideBySide` − 1 other builds): calibrates the rate for the next estimates (of a build alone). */
+  observe(st: Statement, ms: number, sideBySide = 1): void {
     const shape = this.shape(st);
     if (shape.kind === 'small') {
       this.last.set(statementChecksum(st), { ms, pages: 0 });
       this.small.push(ms);
-    } else this.run.push({ shape, ms });
+    } else this.run.push({ shape, ms: sideBySide > 1 && this.slowdown ? ms / this.slowdown : ms, sideBySide });
+  }
+
+  /** The estimate of a statement that starts with `sideBySide` − 1 other builds running. */
+  estimateBeside(st: Statement, sideBySide: number): Estimate {
+    const e = this.estimate(st);
+    return sideBySide > 1 && this.slowdown && st.node === 'IndexStmt' ? { ...e, ms: Math.round(e.ms * this.slowdown) } : e;
   }
 
   /** Keeps the statement's duration and its table's size for later runs (best effort). */

@@ -18,7 +18,9 @@ export function scriptsMs(scripts: Script[], estimator: Estimator, parallel: num
   let ms = 0;
   for (const s of scripts) {
     const jobs = s.statements.map((st) => jobOf(st, estimator.estimate(st).ms));
-    ms += isTransactional(s) ? jobs.reduce((n, j) => n + j.estimateMs, 0) : simulate(jobs, parallel, { cores });
+    ms += isTransactional(s)
+      ? jobs.reduce((n, j) => n + j.estimateMs, 0)
+      : simulate(jobs, parallel, { cores, slowdown: estimator.slowdown });
   }
   return ms;
 }

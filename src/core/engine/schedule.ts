@@ -93,11 +93,16 @@ export class Schedule {
 const rank = (j: Job, waitedFor: boolean) => (waitedFor && !j.plain ? 1 : 0);
 
 /**
- * How long the jobs take by their estimates, run as the schedule would run them. `running` are
- * jobs already started, with the time each still needs. With `cores`, builds side by side share
- * them (each runs at min(1, cores / running) of its own speed).
+ * How long the jobs take by their estimates (each alone), run as the schedule would run them.
+ * `running` are jobs already started, with the time each still needs. With `cores`, builds side
+ * by side share them (each runs at min(1, cores / running) of its own speed); with `slowdown`,
+ * a build beside others takes that many times as long as alone (Estimator.slowdown, measured).
  */
-export function simulate(jobs: Job[], parallel: number, o: { running?: { job: Job; remainingMs: number }[]; cores?: number } = {}): number {
+export function simulate(
+  jobs: Job[],
+  parallel: number,
+  o: { running?: { job: Job; remainingMs: number }[]; cores?: number; slowdown?: number } = {},
+): number {
   const all = [...(o.running ?? []).map((r) => r.job), ...jobs];
   const s = new Schedule(all, parallel);
   const left = new Map<number, number>();
@@ -112,7 +117,7 @@ export function simulate(jobs: Job[], parallel: number, o: { running?: { job: Jo
       left.set(j.index, Math.max(0, j.estimateMs));
     }
     if (s.finished) return t;
-    const speed = o.cores ? Math.min(1, o.cores / left.size) : 1;
+    const speed = (o.cores ? Math.min(1, o.cores / left.size) : 1) / (left.size > 1 ? (o.slowdown ?? 1) : 1);
     const [index, ms] = [...left.entries()].reduce((a, b) => (b[1] < a[1] ? b : a));
     const dt = ms / speed;
     t += dt;

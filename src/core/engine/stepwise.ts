@@ -53,11 +53,12 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   const eta = () => {
     const now = performance.now();
     const pending = schedule.pendingJobs.map((j) => ({ ...j, estimateMs: estimateOf(j.index) }));
-    const runningJobs = schedule.runningJobs.map((j) => ({
-      job: j,
-      remainingMs: running.get(j.index)!.estimateMs - (now - running.get(j.index)!.t0),
-    }));
-    const etaMs = simulate(pending, parallel, { running: runningJobs }) + (ctx.laterMs ?? 0);
+    // what each running statement still needs, in time alone (the schedule applies the slowdown beside others)
+    const runningJobs = schedule.runningJobs.map((j) => {
+      const x = running.get(j.index)!;
+      return { job: j, remainingMs: x.estimateMs > 0 ? estimateOf(j.index) * Math.max(0, 1 - (now - x.t0) / x.estimateMs) : 0 };
+    });
+    const etaMs = simulate(pending, parallel, { running: runningJobs, slowdown: ctx.estimator?.slowdown }) + (ctx.laterMs ?? 0);
     emit({ type: 'eta', etaMs: Math.round(etaMs), left: ctx.total - ctx.offset - completed, running: running.size });
   };
 
@@ -66,7 +67,8 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     const r = ref(s, st, ctx);
     await ctx.beforeStatement?.(r, signal);
     if (signal?.aborted) return;
-    const estimateMs = estimateOf(job.index);
+    // a build starting beside others takes longer than alone (Estimator.slowdown, once measured)
+    const estimateMs = ctx.estimator?.estimateBeside(st, job.build ? running.size + 1 : 1).ms ?? 0;
     if (ctx.deadline !== undefined) {
       const leftMs = ctx.deadline - Date.now();
       if (estimateMs > leftMs) {
@@ -84,8 +86,9 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
       async () => {
         const ms = performance.now() - t0;
         completed++;
-        ctx.estimator?.observe(st, ms);
-        await ctx.estimator?.record(conn, s, st, ms, estimateMs, Math.max(sideBySide, running.size));
+        const beside = Math.max(sideBySide, running.size);
+        ctx.estimator?.observe(st, ms, beside);
+        await ctx.estimator?.record(conn, s, st, ms, estimateMs, beside);
         emit({ type: 'statement:done', ...r, durationMs: ms, estimateMs });
       },
       (err: unknown) => {
