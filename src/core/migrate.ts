@@ -157,7 +157,7 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const parallel = Math.max(1, o.parallel ?? 1);
   const cap = await capacity(sql, o.serverMemoryBytes, o.serverCpus);
   if (parallel > 1) reportCapacity(parallel, cap, o.emit);
-  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts), parallel, cap.cores);
+  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts, cap.cores), parallel, cap.cores);
   return {
     estimates,
     dryRun: true,
@@ -212,7 +212,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     const parallel = Math.max(1, o.parallel ?? 1);
     const cap = await capacity(conn, o.serverMemoryBytes, o.serverCpus);
     if (parallel > 1 && scripts.length) reportCapacity(parallel, cap, o.emit);
-    const estimator = await Estimator.load(conn, scripts);
+    const estimator = await Estimator.load(conn, scripts, cap.cores);
     if (o.deadline !== undefined && scripts.length) {
       const estimateMs = scriptsMs(scripts, estimator, parallel, cap.cores);
       o.emit({ type: 'window', deadline: new Date(o.deadline).toISOString(), leftMs: o.deadline - Date.now(), estimateMs });

@@ -11,6 +11,7 @@ import {
   relativeError,
   scanRateOf,
   besideSlowdown,
+  coreSharing,
   workUnits,
   type Sample,
   type Shape,
@@ -170,6 +171,12 @@ describe('estimates', () => {
     expect(besideSlowdown(alone)).toBeUndefined(); // nothing measured beside others yet
     expect(besideSlowdown([...alone.slice(0, 3), ...beside])).toBeUndefined(); // too few alone for the costs
     expect(besideSlowdown([...alone, ...beside.map((x) => ({ ...x, ms: x.ms / 2 }))])).toBe(1);
+    // four builds on two cores: half their speed is the cores' sharing, the rest is the slowdown
+    const four: Sample[] = shapes.slice(1, 4).map((shape) => ({ shape, ms: 2 * 1.4 * truth(shape), sideBySide: 4 }));
+    expect(besideSlowdown([...alone, ...four], 2)).toBeCloseTo(1.4, 1);
+    expect(coreSharing(4, 2)).toBe(2);
+    expect(coreSharing(2, 2)).toBe(1);
+    expect(coreSharing(4, undefined)).toBe(1);
   });
 
   it('errors and medians', () => {

@@ -194,12 +194,16 @@ export function scanRateOf(samples: Sample[]): number | undefined {
   return scans.length && pages > 0 ? scans.reduce((n, x) => n + x.ms, 0) / pages : undefined;
 }
 
+/** Builds beside each other share the cores: k builds on `cores` cores run at most cores / k of their speed alone. */
+export const coreSharing = (k: number, cores?: number) => (cores ? Math.max(1, k / cores) : 1);
+
 /**
- * How much longer a build takes beside other builds than alone, from builds of both kinds: their
- * time beside others over what the costs fitted on the builds that ran alone say (big builds
- * weigh most). Undefined until FIT_MIN builds ran alone and 3 beside others; never below 1.
+ * How much longer a build takes beside other builds than alone, beyond sharing the cores (memory
+ * bandwidth, WAL, locks), from builds of both kinds: their time beside others, divided by the
+ * cores' sharing, over what the costs fitted on the builds that ran alone say (big builds weigh
+ * most). Undefined until FIT_MIN builds ran alone and 3 beside others; never below 1.
  */
-export function besideSlowdown(samples: Sample[]): number | undefined {
+export function besideSlowdown(samples: Sample[], cores?: number): number | undefined {
   const builds = samples.filter((x) => x.shape.kind === 'build' && x.ms > 0);
   const alone = builds.filter((x) => (x.sideBySide ?? 1) <= 1);
   const beside = builds.filter((x) => (x.sideBySide ?? 1) > 1);
@@ -207,7 +211,8 @@ export function besideSlowdown(samples: Sample[]): number | undefined {
   if (!fit || beside.length < 3) return undefined;
   const rate: Rate = { msPerUnit: DEFAULT_MS_PER_UNIT, source: 'history', samples: alone.length, fit };
   const expected = beside.reduce((n, x) => n + estimate(x.shape, rate).ms, 0);
-  return expected > 0 ? Math.max(1, beside.reduce((n, x) => n + x.ms, 0) / expected) : undefined;
+  const measured = beside.reduce((n, x) => n + x.ms / coreSharing(x.sideBySide ?? 1, cores), 0);
+  return expected > 0 ? Math.max(1, measured / expected) : undefined;
 }
 
 /** |estimate − actual| / actual. */

@@ -1,5 +1,15 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
-import { besideSlowdown, estimate, median, pickRate, type Estimate, type Previous, type Sample, type Shape } from './estimates.js';
+import {
+  besideSlowdown,
+  coreSharing,
+  estimate,
+  median,
+  pickRate,
+  type Estimate,
+  type Previous,
+  type Sample,
+  type Shape,
+} from './estimates.js';
 import { splitIndexStatement, statementChecksum } from './statements.js';
 import type { Script, Statement } from './types.js';
 import { toolTable } from '../../db/sql.js';
@@ -82,9 +92,11 @@ export class Estimator {
      * are of a build alone; the schedule applies this to builds side by side.
      */
     readonly slowdown?: number,
+    /** The server's cores when known: k builds side by side share them (coreSharing). */
+    private readonly cores?: number,
   ) {}
 
-  static async load(db: Db, scripts: Script[]): Promise<Estimator> {
+  static async load(db: Db, scripts: Script[], cores?: number): Promise<Estimator> {
     const tables = new Map<string, TableFacts>();
     const [{ ok }] = await db<{ ok: boolean }[]>`select to_regclass(${toolTable('statement_stats')}) is not null as ok`;
     const history: Sample[] = [];
@@ -105,10 +117,10 @@ export class Estimator {
           });
       }
     }
-    const slowdown = besideSlowdown(history);
+    const slowdown = besideSlowdown(history, cores);
+    const e = new Estimator(tables, [], last, ok, slowdown, cores);
     // the history as if every build had run alone
-    const alone = history.map((x) => ((x.sideBySide ?? 1) > 1 && slowdown ? { ...x, ms: x.ms / slowdown } : x));
-    const e = new Estimator(tables, alone, last, ok, slowdown);
+    e.history.push(...history.map((x) => ({ ...x, ms: x.ms / e.besideFactor(x.sideBySide ?? 1) })));
     await e.readSizes(db, scripts);
     return e;
   }
@@ -199,13 +211,21 @@ export class Estimator {
     if (shape.kind === 'small') {
       this.last.set(statementChecksum(st), { ms, pages: 0 });
       this.small.push(ms);
-    } else this.run.push({ shape, ms: sideBySide > 1 && this.slowdown ? ms / this.slowdown : ms, sideBySide });
+    } else this.run.push({ shape, ms: ms / this.besideFactor(sideBySide), sideBySide });
+  }
+
+  /**
+   * How many times longer than alone a build takes with `sideBySide` − 1 other builds: the cores'
+   * sharing (when the cores are known) times the measured slowdown (1 until measured).
+   */
+  besideFactor(sideBySide: number): number {
+    return sideBySide > 1 ? (this.slowdown ?? 1) * coreSharing(sideBySide, this.cores) : 1;
   }
 
   /** The estimate of a statement that starts with `sideBySide` − 1 other builds running. */
   estimateBeside(st: Statement, sideBySide: number): Estimate {
     const e = this.estimate(st);
-    return sideBySide > 1 && this.slowdown && st.node === 'IndexStmt' ? { ...e, ms: Math.round(e.ms * this.slowdown) } : e;
+    return st.node === 'IndexStmt' ? { ...e, ms: Math.round(e.ms * this.besideFactor(sideBySide)) } : e;
   }
 
   /** Keeps the statement's duration and its table's size for later runs (best effort). */
