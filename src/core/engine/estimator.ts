@@ -205,7 +205,10 @@ export class Estimator {
     return estimate(shape, pickRate(this.run, this.history), same);
   }
 
-  /** A statement completed (beside `sideBySide` − 1 other builds): calibrates the rate for the next estimates (of a build alone). */
+  /**
+   * A statement completed, with on average `sideBySide` builds running over its life (itself
+   * included): calibrates the rate for the next estimates (of a build alone).
+   */
   observe(st: Statement, ms: number, sideBySide = 1): void {
     const shape = this.shape(st);
     if (shape.kind === 'small') {
@@ -219,7 +222,10 @@ export class Estimator {
    * sharing (when the cores are known) times the measured slowdown (1 until measured).
    */
   besideFactor(sideBySide: number): number {
-    return sideBySide > 1 ? (this.slowdown ?? 1) * coreSharing(sideBySide, this.cores) : 1;
+    if (sideBySide <= 1) return 1;
+    const at = (k: number) => (this.slowdown ?? 1) * coreSharing(k, this.cores);
+    // an average company between 1 and 2 (beside another build part of the time): in between
+    return sideBySide < 2 ? 1 + (sideBySide - 1) * (at(2) - 1) : at(sideBySide);
   }
 
   /** The estimate of a statement that starts with `sideBySide` − 1 other builds running. */

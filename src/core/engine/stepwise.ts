@@ -45,7 +45,15 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   const jobs = s.statements.filter((st) => !done.has(st.index)).map((st) => jobOf(st, estimateOf(st.index)));
   const schedule = new Schedule(jobs, parallel);
   const sessions = parallel > 1 ? new BuildSessions(ctx.pool!, parallel, ctx.buildWorkers) : undefined;
-  const running = new Map<number, { promise: Promise<void>; t0: number; estimateMs: number }>();
+  const running = new Map<number, { promise: Promise<void>; t0: number; estimateMs: number; area: number }>();
+  // statements running × ms, per running statement: its average company (the builds side by side
+  // over its life, itself included) is area / its duration
+  let lastChange = performance.now();
+  const integrate = () => {
+    const now = performance.now();
+    for (const x of running.values()) x.area += (now - lastChange) * running.size;
+    lastChange = now;
+  };
   let completed = done.size;
   let firstError: unknown;
   let windowStop: { index: number; estimateMs: number; leftMs: number } | undefined;
@@ -81,14 +89,14 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
     schedule.start(job.index);
     const t0 = performance.now();
     emit({ type: 'statement:start', ...r, estimateMs, sideBySide: running.size + 1 });
-    const sideBySide = running.size + 1;
     const promise = runStep(s, st, r, stCtx, conn, fks).then(
       async () => {
+        integrate();
         const ms = performance.now() - t0;
         completed++;
-        const beside = Math.max(sideBySide, running.size);
+        const beside = job.build && ms > 0 ? Math.max(1, (running.get(job.index)?.area ?? ms) / ms) : 1;
         ctx.estimator?.observe(st, ms, beside);
-        await ctx.estimator?.record(conn, s, st, ms, estimateMs, beside);
+        await ctx.estimator?.record(conn, s, st, ms, estimateMs, Math.round(beside));
         emit({ type: 'statement:done', ...r, durationMs: ms, estimateMs });
       },
       (err: unknown) => {
@@ -107,10 +115,13 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
         firstError ??= err instanceof BoosterzError && err.exitCode === ExitCode.refused ? err : { st, err };
       },
     );
+    integrate();
     running.set(job.index, {
       t0,
       estimateMs,
+      area: 0,
       promise: promise.finally(() => {
+        integrate();
         running.delete(job.index);
         schedule.finish(job.index);
         session?.release();
