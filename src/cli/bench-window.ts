@@ -24,7 +24,7 @@ export function renderWindowSuite(r: WindowSuiteResult): string {
       x.method,
       formatMs(x.ms),
       x.ratio ? `×${x.ratio.toFixed(2)}` : '×1.00',
-      (x.roundRatios ?? (x.roundsMs ?? []).map(() => 1)).map((v, i) => `${formatMs(x.roundsMs?.[i] ?? 0)} ×${v.toFixed(2)}`).join(', '),
+      (x.roundsMs ?? []).map((ms, i) => `${formatMs(ms)} ×${(x.roundRatios?.[i] ?? 1).toFixed(2)}`).join(', '),
       x.estimatedMs ? formatMs(x.estimatedMs) : '',
       pct(x.buildErrors),
       pct(x.allErrors),

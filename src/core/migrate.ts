@@ -157,7 +157,7 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   const parallel = Math.max(1, o.parallel ?? 1);
   const cap = await capacity(sql, o.serverMemoryBytes, o.serverCpus);
   if (parallel > 1) reportCapacity(parallel, cap, o.emit);
-  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts, cap.cores), parallel, cap.cores);
+  const estimates = planEstimate(scripts, await Estimator.load(sql, scripts, cap.cores), parallel);
   return {
     estimates,
     dryRun: true,
@@ -214,7 +214,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     if (parallel > 1 && scripts.length) reportCapacity(parallel, cap, o.emit);
     const estimator = await Estimator.load(conn, scripts, cap.cores);
     if (o.deadline !== undefined && scripts.length) {
-      const estimateMs = scriptsMs(scripts, estimator, parallel, cap.cores);
+      const estimateMs = scriptsMs(scripts, estimator, parallel);
       o.emit({ type: 'window', deadline: new Date(o.deadline).toISOString(), leftMs: o.deadline - Date.now(), estimateMs });
     }
     const monitor = new ProgressMonitor(sql, pid, o.emit, { blockerWarnMs: o.blockerWarnMs });
@@ -224,7 +224,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
       let offset = 0;
       for (const [i, s] of scripts.entries()) {
         if (i) await estimator.readSizes(conn, [s]);
-        const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel, cap.cores);
+        const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel);
         const durationMs = await runScript(s, {
           ...o,
           conn,

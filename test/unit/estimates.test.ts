@@ -30,6 +30,20 @@ const build = (pages: number, tuples: number, o: Partial<Shape> = {}): Shape => 
   ...o,
 });
 
+/** Ground truth for the fitted costs: 12 ms fixed, 0.01 ms per heap page, 0.05 ms per page of index entries. */
+const truth = (x: Shape) => {
+  const f = features(x);
+  return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
+};
+/** FIT_MIN builds whose features are independent enough to fit the three costs exactly. */
+const FIT_SHAPES = [
+  build(10, 500),
+  build(1000, 50_000),
+  build(5000, 900_000, { keyWidth: 24 }),
+  build(20_000, 300_000),
+  build(300, 90_000, { partial: true, selectivity: 0.1 }),
+];
+
 describe('estimates', () => {
   it('a build costs more on a bigger table, more with an expression, less when partial', () => {
     expect(workUnits(build(2000, 200_000))).toBeGreaterThan(workUnits(build(1000, 100_000)));
@@ -117,17 +131,7 @@ describe('estimates', () => {
   });
 
   it('with enough builds, fits a fixed cost, a cost per heap page and one per index entry page', () => {
-    const truth = (x: Shape) => {
-      const f = features(x);
-      return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
-    };
-    const shapes = [
-      build(10, 500),
-      build(1000, 50_000),
-      build(5000, 900_000, { keyWidth: 24 }),
-      build(20_000, 300_000),
-      build(300, 90_000, { partial: true, selectivity: 0.1 }),
-    ];
+    const shapes = FIT_SHAPES;
     expect(shapes.length).toBe(FIT_MIN);
     const fit = fitCosts(shapes.map((shape) => ({ shape, ms: truth(shape) })))!;
     expect(fit[0]).toBeCloseTo(12, 3);
@@ -154,17 +158,7 @@ describe('estimates', () => {
   });
 
   it('a build beside others takes longer than alone: measured on the builds of both kinds, never below 1', () => {
-    const truth = (x: Shape) => {
-      const f = features(x);
-      return 12 * f[0] + 0.01 * f[1] + 0.05 * f[2];
-    };
-    const shapes = [
-      build(10, 500),
-      build(1000, 50_000),
-      build(5000, 900_000, { keyWidth: 24 }),
-      build(20_000, 300_000),
-      build(300, 90_000),
-    ];
+    const shapes = FIT_SHAPES;
     const alone: Sample[] = shapes.map((shape) => ({ shape, ms: truth(shape), sideBySide: 1 }));
     const beside: Sample[] = shapes.slice(1, 4).map((shape) => ({ shape, ms: 1.4 * truth(shape), sideBySide: 2 }));
     expect(besideSlowdown([...alone, ...beside])).toBeCloseTo(1.4, 1);

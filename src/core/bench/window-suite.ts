@@ -4,7 +4,7 @@ import type { Sql } from '../../db/connection.js';
 import { interruptedError } from '../../errors.js';
 import { median, relativeError } from '../engine/estimates.js';
 import type { EngineEvent, Emit } from '../engine/events.js';
-import { loadMigrations } from '../engine/files.js';
+import { loadMigrations, type MigrationFile } from '../engine/files.js';
 import { migrate } from '../migrate.js';
 import { rollback } from '../rollback.js';
 import { applyLikePsql, hasPsql } from './costs.js';
@@ -111,24 +111,22 @@ async function nullOrphans(sql: Sql): Promise<void> {
 }
 
 /** The guide's method: psql -f of versions 2.. in autocommit (timed), then their rollbacks the same way, newest first (not timed). */
-async function psqlFloor(sql: Sql, o: WindowSuiteOptions): Promise<WindowRun> {
-  const files = (await loadMigrations(o.migrationsDir, o.rollbackDir)).slice(1);
-  const psql = await hasPsql();
+async function psqlFloor(sql: Sql, o: WindowSuiteOptions, files: MigrationFile[], psql: boolean): Promise<WindowRun> {
   const ms = await applyLikePsql(o.url, sql, files, psql);
   const down = [...files].reverse().map((f) => ({ ...f, path: f.rollbackPath, sql: f.rollbackSql }));
   await applyLikePsql(o.url, sql, down, psql);
   return { method: psql ? 'psql -v ON_ERROR_STOP=1 -f (the floor)' : 'each statement in autocommit (no psql client; the floor)', ms };
 }
 
+const ratio = (ms: number, floorMs: number) => Math.round((ms / floorMs) * 100) / 100;
+
 /** One method's rounds as one row: the median round, every round's time and ratio to its round's floor. */
 function combine(rounds: WindowRun[], floors?: number[]): WindowRun {
-  const order = rounds.map((r, i) => ({ r, i })).sort((a, b) => a.r.ms - b.r.ms);
-  const mid = order[Math.floor((order.length - 1) / 2)].r;
-  const ratio = (x: number) => Math.round(x * 100) / 100;
+  const mid = [...rounds].sort((a, b) => a.ms - b.ms)[Math.floor((rounds.length - 1) / 2)];
   return {
     ...mid,
     roundsMs: rounds.map((r) => Math.round(r.ms)),
-    roundRatios: floors ? rounds.map((r, i) => ratio(r.ms / floors[i])) : undefined,
+    roundRatios: floors ? rounds.map((r, i) => ratio(r.ms, floors[i])) : undefined,
   };
 }
 
@@ -153,6 +151,8 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
   await generate(sql, { scale: o.scale, seed, sqlDir: o.sqlDir, signal: o.signal });
   await nullOrphans(sql);
   await sql`vacuum analyze`; // hint bits and visibility set once for all runs, not paid by the first one
+  const files = (await loadMigrations(o.migrationsDir, o.rollbackDir)).slice(1);
+  const psql = await hasPsql();
   const methods: (number | 'floor')[] = ['floor', ...(o.parallel ?? [1, 2, 4])];
   const byMethod = new Map<number | 'floor', WindowRun[]>(methods.map((m) => [m, []]));
   for (let round = 0; round < rounds; round++) {
@@ -161,7 +161,7 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
       const what = m === 'floor' ? 'the floor: psql -f of versions 2..' : m > 1 ? `migrate --parallel ${m}` : 'migrate (one at a time)';
       phase(`round ${round + 1} of ${rounds}: ${what}`);
       if (o.signal?.aborted) throw interruptedError('during the window suite');
-      if (m === 'floor') byMethod.get(m)!.push(await psqlFloor(sql, o));
+      if (m === 'floor') byMethod.get(m)!.push(await psqlFloor(sql, o, files, psql));
       else {
         byMethod.get(m)!.push(await timedMigrate(sql, o, m));
         await rollback(sql, { ...dirs, emit: () => undefined, to: 1 });
@@ -172,7 +172,7 @@ export async function windowSuite(sql: Sql, o: WindowSuiteOptions): Promise<Wind
   const floors = byMethod.get('floor')!.map((r) => r.ms);
   const floor = combine(byMethod.get('floor')!);
   const runs = methods.slice(1).map((m) => combine(byMethod.get(m)!, floors));
-  for (const r of runs) r.ratio = Math.round((r.ms / floor.ms) * 100) / 100;
+  for (const r of runs) r.ratio = ratio(r.ms, floor.ms);
   return {
     date: new Date().toISOString(),
     machine: { ...machineInfo(), loadBefore },

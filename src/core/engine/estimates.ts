@@ -198,6 +198,17 @@ export function scanRateOf(samples: Sample[]): number | undefined {
 export const coreSharing = (k: number, cores?: number) => (cores ? Math.max(1, k / cores) : 1);
 
 /**
+ * How many times longer than alone a build takes with on average `sideBySide` builds running
+ * (itself included): the cores' sharing (when known) times the measured slowdown (1 until
+ * measured); an average between 1 and 2 (beside another build part of the time) in between.
+ */
+export function besideFactor(sideBySide: number, slowdown?: number, cores?: number): number {
+  if (sideBySide <= 1) return 1;
+  const at = (k: number) => (slowdown ?? 1) * coreSharing(k, cores);
+  return sideBySide < 2 ? 1 + (sideBySide - 1) * (at(2) - 1) : at(sideBySide);
+}
+
+/**
  * How much longer a build takes beside other builds than alone, beyond sharing the cores (memory
  * bandwidth, WAL, locks), from builds of both kinds: their time beside others, divided by the
  * cores' sharing, over what the costs fitted on the builds that ran alone say (big builds weigh

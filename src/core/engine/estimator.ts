@@ -1,12 +1,13 @@
 import type { ReservedSql, Sql } from '../../db/connection.js';
 import {
+  besideFactor,
   besideSlowdown,
-  coreSharing,
   estimate,
   median,
   pickRate,
   type Estimate,
   type Previous,
+  type Rate,
   type Sample,
   type Shape,
 } from './estimates.js';
@@ -78,6 +79,8 @@ export class Estimator {
   private readonly selectivity = new Map<string, number>();
   /** Durations of the catalog-only statements of this run. */
   private readonly small: number[] = [];
+  /** pickRate of the run's samples so far and the history: fitted once per completed statement, not per estimate. */
+  private rate?: { samples: number; rate: Rate };
 
   private constructor(
     private readonly tables: Map<string, TableFacts>,
@@ -93,7 +96,7 @@ export class Estimator {
      */
     readonly slowdown?: number,
     /** The server's cores when known: k builds side by side share them (coreSharing). */
-    private readonly cores?: number,
+    readonly cores?: number,
   ) {}
 
   static async load(db: Db, scripts: Script[], cores?: number): Promise<Estimator> {
@@ -118,9 +121,9 @@ export class Estimator {
       }
     }
     const slowdown = besideSlowdown(history, cores);
-    const e = new Estimator(tables, [], last, ok, slowdown, cores);
     // the history as if every build had run alone
-    e.history.push(...history.map((x) => ({ ...x, ms: x.ms / e.besideFactor(x.sideBySide ?? 1) })));
+    const alone = history.map((x) => ({ ...x, ms: x.ms / besideFactor(x.sideBySide ?? 1, slowdown, cores) }));
+    const e = new Estimator(tables, alone, last, ok, slowdown, cores);
     await e.readSizes(db, scripts);
     return e;
   }
@@ -202,7 +205,8 @@ export class Estimator {
     const same = shape.kind === 'build' ? undefined : this.last.get(statementChecksum(st));
     if (shape.kind === 'small' && same === undefined && this.small.length >= 3)
       return { ms: Math.round(median(this.small)!), source: 'this run' };
-    return estimate(shape, pickRate(this.run, this.history), same);
+    if (this.rate?.samples !== this.run.length) this.rate = { samples: this.run.length, rate: pickRate(this.run, this.history) };
+    return estimate(shape, this.rate.rate, same);
   }
 
   /**
@@ -214,24 +218,13 @@ export class Estimator {
     if (shape.kind === 'small') {
       this.last.set(statementChecksum(st), { ms, pages: 0 });
       this.small.push(ms);
-    } else this.run.push({ shape, ms: ms / this.besideFactor(sideBySide), sideBySide });
-  }
-
-  /**
-   * How many times longer than alone a build takes with `sideBySide` − 1 other builds: the cores'
-   * sharing (when the cores are known) times the measured slowdown (1 until measured).
-   */
-  besideFactor(sideBySide: number): number {
-    if (sideBySide <= 1) return 1;
-    const at = (k: number) => (this.slowdown ?? 1) * coreSharing(k, this.cores);
-    // an average company between 1 and 2 (beside another build part of the time): in between
-    return sideBySide < 2 ? 1 + (sideBySide - 1) * (at(2) - 1) : at(sideBySide);
+    } else this.run.push({ shape, ms: ms / besideFactor(sideBySide, this.slowdown, this.cores), sideBySide });
   }
 
   /** The estimate of a statement that starts with `sideBySide` − 1 other builds running. */
   estimateBeside(st: Statement, sideBySide: number): Estimate {
     const e = this.estimate(st);
-    return st.node === 'IndexStmt' ? { ...e, ms: Math.round(e.ms * this.besideFactor(sideBySide)) } : e;
+    return st.node === 'IndexStmt' ? { ...e, ms: Math.round(e.ms * besideFactor(sideBySide, this.slowdown, this.cores)) } : e;
   }
 
   /** Keeps the statement's duration and its table's size for later runs (best effort). */

@@ -14,18 +14,18 @@ export interface PlanEstimate {
 }
 
 /** Time of scripts run in order; statement-by-statement ones scheduled with `parallel` builds side by side. */
-export function scriptsMs(scripts: Script[], estimator: Estimator, parallel: number, cores?: number): number {
+export function scriptsMs(scripts: Script[], estimator: Estimator, parallel: number): number {
   let ms = 0;
   for (const s of scripts) {
     const jobs = s.statements.map((st) => jobOf(st, estimator.estimate(st).ms));
     ms += isTransactional(s)
       ? jobs.reduce((n, j) => n + j.estimateMs, 0)
-      : simulate(jobs, parallel, { cores, slowdown: estimator.slowdown });
+      : simulate(jobs, parallel, { cores: estimator.cores, slowdown: estimator.slowdown });
   }
   return ms;
 }
 
-export function planEstimate(scripts: Script[], estimator: Estimator, parallel: number, cores?: number): PlanEstimate {
+export function planEstimate(scripts: Script[], estimator: Estimator, parallel: number): PlanEstimate {
   return {
     statements: scripts.flatMap((s) =>
       s.statements.map((st) => {
@@ -35,6 +35,6 @@ export function planEstimate(scripts: Script[], estimator: Estimator, parallel: 
     ),
     oneAtATimeMs: scriptsMs(scripts, estimator, 1),
     parallel,
-    parallelMs: scriptsMs(scripts, estimator, parallel, cores),
+    parallelMs: scriptsMs(scripts, estimator, parallel),
   };
 }
