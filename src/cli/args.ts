@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseWriteMix, type WriteMix } from '../core/bench/write-schedule.js';
 
 /** Parses a non-negative integer option (at least `min`). */
 export function intArg(name: string, min = 0) {
@@ -23,6 +24,17 @@ export function shareArg(name: string) {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number from 0 to 1`);
     return n;
+  };
+}
+
+/** `kind=weight,…` → the under-writes mix (weights scaled to sum to 1). */
+export function writeMixArg(name: string) {
+  return (v: string): WriteMix => {
+    try {
+      return parseWriteMix(v);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: ${(err as Error).message}`);
+    }
   };
 }
 

@@ -26,7 +26,15 @@ describe('bench and demo at a tiny scale', () => {
       'after-refresh:1',
       'after-refresh:8',
     ]);
-    for (const t of b.triggers) expect([t.ratio > 0, t.blocks, t.withPerSec > 0, t.withoutPerSec > 0]).toEqual([true, 16, true, true]);
+    for (const t of b.triggers)
+      expect([t.ratio > 0, t.emptyRatio > 0, t.blocks, t.withPerSec > 0, t.withoutPerSec > 0, t.emptyPerSec > 0]).toEqual([
+        true,
+        true,
+        16,
+        true,
+        true,
+        true,
+      ]);
     expect(b.postgres).toMatch(/^\d+/);
     // under writes (defaults: 4 writers, 200 writes/s, half by the users being read): the four read workloads
     const u = b.underWrites;
@@ -55,9 +63,27 @@ describe('bench and demo at a tiny scale', () => {
     expect({ code: control.code, err: control.code ? control.stderr : '' }).toEqual({ code: 0, err: '' });
     const u = JSON.parse(control.stdout).underWrites;
     expect([u.targetPerSec, u.writers, u.achievedPerSec, u.before.writes.writes, u.after.writes.writes]).toEqual([0, 2, 0, 0, 0]);
+    // --write-mix: only the kinds given are written, in their shares
+    const mixed = await runCli([...quick, '--write-mix', 'like=3,message=1', '--writers', '2'], { timeoutMs: 300_000 });
+    expect({ code: mixed.code, err: mixed.code ? mixed.stderr : '' }).toEqual({ code: 0, err: '' });
+    const m = JSON.parse(mixed.stdout).underWrites;
+    expect(m.mix).toEqual({ card_insert: 0, card_update: 0, like: 0.75, message: 0.25, follow: 0 });
+    const byKind = m.before.writes.byKind;
+    expect([byKind.card_insert, byKind.card_update, byKind.follow, byKind.like > byKind.message, byKind.message > 0]).toEqual([
+      0,
+      0,
+      0,
+      true,
+      true,
+    ]);
     const bad = await runCli(['bench', '--same-user-share', '1.5']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--same-user-share must be a number from 0 to 1/);
+    const badMix = await runCli(['bench', '--write-mix', 'likes=1']);
+    expect(badMix.code).toBe(2);
+    expect(badMix.stderr.split('\n')[0]).toMatch(
+      /--write-mix: unknown write kind "likes" \(kinds: card_insert, card_update, like, message, follow\)/,
+    );
   }, 300_000);
 
   it('demo: on an embedded server, schema, data, workloads, migrate, verify, before/after, reports', async () => {

@@ -48,6 +48,7 @@ describe('orphan rows before the foreign-key migration', () => {
       ['public.personal_cards', 1, ['555']],
     ]);
     expect(r.stderr.split('\n')[0]).toMatch(/^error: 4 row\(s\) point at rows that do not exist/);
+    expect(r.stderr).toMatch(/rerun with --orphans=detach to save each orphan value in boosterz_db\.orphan_audit /);
     expect(await fkValues()).toEqual(before);
     const [{ n }] = await db.sql<{ n: number }[]>`select count(*)::int as n from boosterz_db.schema_history where version > 1`;
     expect(n).toBe(0);

@@ -1,6 +1,7 @@
 import {
   DEFAULT_MIX,
   nextSlot,
+  parseWriteMix,
   pickGroup,
   pickKind,
   slotAt,
@@ -133,5 +134,33 @@ describe('under-writes targets', () => {
     const noOther = t(['a'], []);
     expect(targetFor(noOther, 'like', 'other', 0, 1, 0)).toEqual({ group: 'same', target: { post_id: 'a', user_id: 'a' } });
     expect(targetFor(noOther, 'message', 'same', 0, 1, 0)).toBeUndefined();
+  });
+});
+
+describe('--write-mix', () => {
+  it('scales the weights to sum to 1; a kind left out is not written', () => {
+    expect(parseWriteMix('card_insert=40, like=40,message=20')).toEqual({
+      card_insert: 0.4,
+      card_update: 0,
+      like: 0.4,
+      message: 0.2,
+      follow: 0,
+    });
+    expect(parseWriteMix('follow=1')).toEqual({ card_insert: 0, card_update: 0, like: 0, message: 0, follow: 1 });
+    const mix = parseWriteMix('card_insert=3,card_update=1');
+    const kinds = Array.from({ length: 400 }, (_, n) => pickKind(mix, n));
+    const inserts = kinds.filter((k) => k === 'card_insert').length;
+    // the picks are spread evenly (a Weyl sequence): within one or two of the exact shares
+    expect([Math.abs(inserts - 300) <= 2, kinds.filter((k) => k === 'card_update').length]).toEqual([true, 400 - inserts]);
+  });
+
+  it('refuses an unknown or repeated kind, a weight that is not a number ≥ 0, and weights summing to 0', () => {
+    expect(() => parseWriteMix('cards=10')).toThrow(
+      /^unknown write kind "cards" \(kinds: card_insert, card_update, like, message, follow\)$/,
+    );
+    expect(() => parseWriteMix('like=1,like=2')).toThrow('write kind "like" given twice');
+    expect(() => parseWriteMix('like=-1')).toThrow(/"like=-1" is not kind=weight/);
+    expect(() => parseWriteMix('like')).toThrow(/"like" is not kind=weight/);
+    expect(() => parseWriteMix('like=0,follow=0')).toThrow(/sum to 0/);
   });
 });

@@ -3,7 +3,8 @@ import { Option } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { bench } from '../../core/bench/bench.js';
-import { intArg, numberArg, shareArg } from '../args.js';
+import { intArg, numberArg, shareArg, writeMixArg } from '../args.js';
+import { DEFAULT_MIX, type WriteMix } from '../../core/bench/write-schedule.js';
 import { migrationDirs, type CommandContext, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
@@ -21,6 +22,7 @@ export interface BenchFlags {
   writers: number;
   writeRate: number;
   sameUserShare: number;
+  writeMix: WriteMix;
   out?: string;
   windowSuite?: boolean;
   rounds: number;
@@ -43,7 +45,9 @@ export async function runBench(ctx: CommandContext, o: BenchFlags) {
       ctx.out.info(`  [${s.index + 1}/${s.total}] ${s.table}: ${s.rows.toLocaleString('en-US')} rows in ${formatMs(s.ms)}`),
     floorDatabase: o.floor ? () => throwawayDatabase(ctx, 'benchfloor') : undefined,
     triggerCost: o.triggerCost,
-    underWrites: o.underWrites ? { writers: o.writers, ratePerSec: o.writeRate, sameUserShare: o.sameUserShare } : undefined,
+    underWrites: o.underWrites
+      ? { writers: o.writers, ratePerSec: o.writeRate, sameUserShare: o.sameUserShare, mix: o.writeMix }
+      : undefined,
   }).finally(() => progress.pause());
   if (o.out) {
     const path = resolve(o.out);
@@ -72,6 +76,19 @@ export function register(cmd: Command, run: RunCommand): void {
       new Option('--same-user-share <f>', 'under writes: share of the writes done by the users being read (0 to 1)')
         .default(0.5)
         .argParser(shareArg('--same-user-share')),
+    )
+    .addOption(
+      new Option(
+        '--write-mix <kind=weight,...>',
+        'under writes: the share of each kind of write (card_insert, card_update, like, message, follow; weights scaled to sum to 1, a kind left out is not written)',
+      )
+        .default(
+          DEFAULT_MIX,
+          Object.entries(DEFAULT_MIX)
+            .map(([k, v]) => `${k}=${v * 100}`)
+            .join(','),
+        )
+        .argParser(writeMixArg('--write-mix')),
     )
     .option('--out <file>', 'also write the full JSON result to this file (e.g. bench/results/scale-1.json)')
     .addOption(

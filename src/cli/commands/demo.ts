@@ -73,7 +73,7 @@ export function register(cmd: Command, run: RunCommand): void {
         say('before / after');
         ctx.out.result(renderBench(r));
         ctx.out.result(
-          'At production size (scale 1, 9M rows, ten times this data) the same workloads take 197-841 ms before and 0.5-9.2 ms after (p50, bench/results/scale-1.json): the gap grows with the data.',
+          'At production size (scale 1, 9M rows, ten times this data) the same workloads take 215-986 ms before and 0.4-7.0 ms after (p50, bench/results/scale-1.json): the gap grows with the data.',
         );
         say('report slow-queries (mean ≥ 5 ms)');
         try {

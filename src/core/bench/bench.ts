@@ -90,7 +90,7 @@ export interface BenchResult {
 const WARMUP = 3;
 const UNDER_WRITES_NOTES = [
   'under writes: the four read workloads again (same users, same parameters) while other sessions write at a fixed total rate (they start 1 s before the reads), each on an open-loop schedule (a writer that falls behind skips slots rather than bursting); the ownership checklist is not run under writes (it is a write itself)',
-  'under writes: an assumed app mix of single-statement writes (card inserts, card quantity / collection updates, likes, chat messages, follows), a share of them by the users being read so that their view rows go stale (after the migration those reads compute live)',
+  'under writes: single-statement writes (card inserts, card quantity / collection updates, likes, chat messages, follows) in the mix shown, by default an assumed app mix (not a production measurement; --write-mix sets it), a share of them by the users being read so that their view rows go stale (after the migration those reads compute live)',
   'under writes: after the idle runs; every write is undone afterwards (tagged rows deleted, like and follow pairs deleted, updated cards restored, sequences reset, tables vacuumed), so the answer checks and the other figures see the same data',
 ];
 /** Parameter sets per workload whose optimized answer is compared with the plain query's. */

@@ -57,9 +57,18 @@ export interface TriggerCost {
   /** Medians over the blocks of the inserts per second. */
   withPerSec: number;
   withoutPerSec: number;
-  /** Median over the pairs of blocks of with / without: the share of insert throughput kept with the freshness trigger. */
+  /** The same inserts with an empty PL/pgSQL row trigger in place of the freshness trigger: what any row trigger costs. */
+  emptyPerSec: number;
+  /** Median over the rounds of blocks of with / without: the share of insert throughput kept with the freshness trigger. */
   ratio: number;
+  /** Median over the rounds of empty / without: the share kept with an empty PL/pgSQL row trigger (the floor of any row trigger). */
+  emptyRatio: number;
 }
+
+/** The sides of a round: the freshness trigger, no trigger, an empty PL/pgSQL row trigger. */
+type Side = 'with' | 'without' | 'empty';
+const SIDES: Side[] = ['with', 'without', 'empty'];
+const EMPTY_FN = 'boosterz_bench_empty_trigger';
 
 /** The freshness triggers that card inserts fire (0008 and later; 0005 before it). */
 async function cardTriggers(sql: Sql): Promise<string[]> {
@@ -75,10 +84,12 @@ const POOL = 1000;
 
 /**
  * Insert throughput into cards as the app inserts (one card of a random user from a random
- * checklist card, one row per transaction), from `writers` concurrent sessions, with and
- * without the freshness trigger: alternating blocks of blockMs each (the order swapped every
- * other pair, so both sides see the same machine noise), the median of the pairs' ratios. The inserted rows
- * are deleted afterwards, the trigger enabled again and the views refreshed.
+ * checklist card, one row per transaction), from `writers` concurrent sessions, with the
+ * freshness trigger, without it, and with an empty PL/pgSQL row trigger instead (what any row
+ * trigger costs): rounds of one blockMs block of each, their order turning from round to
+ * round so that every side sees the same machine noise, the median of the rounds' ratios. The
+ * inserted rows and the empty trigger are removed afterwards, the freshness trigger enabled
+ * again and the views refreshed.
  */
 export async function triggerCost(
   sql: Sql,
@@ -92,16 +103,24 @@ export async function triggerCost(
     select (select max(id) from users)::int as users, (select max(id) from checklist_cards)::int as checklist`;
   const triggers = await cardTriggers(sql);
   const marker = 'boosterz-bench-trigger-cost';
-  const conns = await Promise.all(Array.from({ length: writers }, () => sql.reserve()));
   let seed = 12345;
   const rnd = (n: number) => 1 + ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
   const pick = () => [rnd(ref.users), rnd(ref.checklist)] as const;
   // steady: a pool of (user, checklist card) pairs, each written once before the blocks
   const pool = state === 'steady' ? Array.from({ length: POOL }, pick) : [];
   const next = () => (pool.length ? pool[rnd(pool.length) - 1] : pick());
-  const per: Record<'with' | 'without', number[]> = { with: [], without: [] };
+  const per: Record<Side, number[]> = { with: [], without: [], empty: [] };
   let inserts = 0;
+  const toggle = async (triggerNames: string[], on: boolean) => {
+    for (const t of triggerNames)
+      await (on ? sql`alter table cards enable trigger ${sql(t)}` : sql`alter table cards disable trigger ${sql(t)}`);
+  };
+  await sql`create function ${sql(EMPTY_FN)}() returns trigger language plpgsql as $$begin return null; end$$`;
+  await sql`create trigger ${sql(EMPTY_FN)} after insert on cards for each row execute function ${sql(EMPTY_FN)}()`;
+  const conns: ReservedSql[] = [];
   try {
+    await toggle([EMPTY_FN], false);
+    for (let i = 0; i < writers; i++) conns.push(await sql.reserve());
     const insert = (conn: ReservedSql, [user, checklistCard]: readonly [number, number]) =>
       conn`insert into cards (user_id, collection_id, checklist_card_id, notes)
            select ${user}, cc.collection_id, cc.id, ${marker} from checklist_cards cc where cc.id = ${checklistCard}`;
@@ -111,7 +130,7 @@ export async function triggerCost(
         conns.map(async (conn) => {
           let n = 0;
           while (performance.now() < end && !o.signal?.aborted) {
-            // a checklist card id may be a gap (no row): the insert then inserts nothing, on both sides
+            // a checklist card id may be a gap (no row): the insert then inserts nothing, on every side
             await insert(conn, next());
             n++;
           }
@@ -122,35 +141,41 @@ export async function triggerCost(
       inserts += n;
       return n / (blockMs / 1000);
     };
-    const side = async (w: 'with' | 'without') => {
+    const side = async (w: Side) => {
       // what a refresh does to the marks (its DELETE), without the refresh's minutes at scale 1
       if (state === 'after-refresh') await sql`delete from materialized_view_stale_marks`;
-      if (w === 'without') for (const t of triggers) await sql`alter table cards disable trigger ${sql(t)}`;
+      if (w !== 'with') await toggle(triggers, false);
+      if (w === 'empty') await toggle([EMPTY_FN], true);
       try {
         per[w].push(await block());
       } finally {
-        if (w === 'without') for (const t of triggers) await sql`alter table cards enable trigger ${sql(t)}`;
+        if (w === 'empty') await toggle([EMPTY_FN], false);
+        if (w !== 'with') await toggle(triggers, true);
       }
     };
     for (const p of pool) await insert(conns[0], p); // their marks
     for (let b = 0; b < blocks && !o.signal?.aborted; b++) {
-      const order: ('with' | 'without')[] = b % 2 ? ['without', 'with'] : ['with', 'without'];
-      for (const w of order) await side(w);
+      for (const w of SIDES.map((_, i) => SIDES[(i + b) % SIDES.length])) await side(w);
     }
   } finally {
     for (const c of conns) c.release();
+    await sql`drop function ${sql(EMPTY_FN)}() cascade`;
     await sql`delete from cards where notes = ${marker}`;
     await sql`select refresh_materialized_views(true)`;
   }
+  // a round's blocks are side by side in time: their ratios cancel the machine's slow drifts
+  const rounds = Math.min(per.with.length, per.without.length, per.empty.length);
+  const kept = (w: Side) => median(per[w].slice(0, rounds).map((x, i) => x / per.without[i])) ?? NaN;
   return {
     writers,
     state,
-    blocks: per.with.length,
+    blocks: rounds,
     blockMs,
     inserts,
     withPerSec: median(per.with) ?? NaN,
     withoutPerSec: median(per.without) ?? NaN,
-    // each pair's blocks are side by side in time: their ratio cancels the machine's slow drifts
-    ratio: median(per.with.map((w, i) => w / per.without[i])) ?? NaN,
+    emptyPerSec: median(per.empty) ?? NaN,
+    ratio: kept('with'),
+    emptyRatio: kept('empty'),
   };
 }

@@ -15,6 +15,30 @@ export type WriteMix = Record<WriteKind, number>;
 
 export const DEFAULT_MIX: WriteMix = { card_insert: 0.25, card_update: 0.25, like: 0.25, message: 0.15, follow: 0.1 };
 
+/**
+ * A mix from `kind=weight,…` (e.g. `card_insert=40,like=40,message=20`): the weights are
+ * scaled to sum to 1, a kind left out gets 0. Throws a one-line message on an unknown or
+ * repeated kind, a weight that is not a number ≥ 0, or weights that sum to 0.
+ */
+export function parseWriteMix(text: string): WriteMix {
+  const mix: WriteMix = { card_insert: 0, card_update: 0, like: 0, message: 0, follow: 0 };
+  const seen = new Set<string>();
+  for (const part of text.split(',')) {
+    const m = /^\s*([a-z_]+)\s*=\s*([0-9]*\.?[0-9]+)\s*$/.exec(part);
+    if (!m) throw new Error(`"${part.trim()}" is not kind=weight (kinds: ${WRITE_KINDS.join(', ')})`);
+    const [, kind, weight] = m;
+    if (!(WRITE_KINDS as readonly string[]).includes(kind))
+      throw new Error(`unknown write kind "${kind}" (kinds: ${WRITE_KINDS.join(', ')})`);
+    if (seen.has(kind)) throw new Error(`write kind "${kind}" given twice`);
+    seen.add(kind);
+    mix[kind as WriteKind] = Number(weight);
+  }
+  const total = WRITE_KINDS.reduce((a, k) => a + mix[k], 0);
+  if (!(total > 0)) throw new Error('the weights sum to 0: nobody would write (--write-rate 0 is the control)');
+  for (const k of WRITE_KINDS) mix[k] /= total;
+  return mix;
+}
+
 /** One writer's open-loop schedule: slot k is due at offsetMs + k × intervalMs. */
 export interface WriterSchedule {
   intervalMs: number;

@@ -99,7 +99,7 @@ export function refuseOrphans(counts: OrphanCount[]): void {
     `${bad.reduce((n, c) => n + c.count, 0)} row(s) point at rows that do not exist and would break the new foreign keys: ${describeOrphans(bad[0])}`,
     [
       ...bad.slice(1).map(describeOrphans),
-      'rerun with --orphans=detach to save each orphan value in ${TOOL_SCHEMA}.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first',
+      `rerun with --orphans=detach to save each orphan value in ${TOOL_SCHEMA}.orphan_audit and set it to NULL (the rollback script restores them), or fix the data first`,
     ],
     { orphans: bad },
   );
