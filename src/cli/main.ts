@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BoosterzError, ExitCode, interruptedError, isConnectionLoss, type PgErrorLike } from '../errors.js';
+import { BoosterzError, ExitCode, interruptedError, isConnectionLoss, sqlState, type PgErrorLike } from '../errors.js';
 import type { CommandContext, RunCommand } from './context.js';
 import { guardStdio, isStdioError, Output, writeStd, type GlobalFlags } from './output.js';
 
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   },
   jobs: { summary: "the daemon's last runs and next scheduled times", load: () => import('./commands/jobs.js') },
   bench: {
-    summary: 'generate Boosterz-shaped data, time the four headline workloads before and after migrate',
+    summary: 'generate Boosterz-shaped data, time the five workloads of the guide before and after migrate',
     load: () => import('./commands/bench.js'),
   },
   demo: {
@@ -127,7 +127,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   try {
     await cmd.parseAsync(argv);
   } catch (err) {
-    code = isStdioError(err) ? code : report(asLostConnection(err), out);
+    code = isStdioError(err) ? code : report(asMissingPrivilege(asLostConnection(err)), out);
   } finally {
     await runCleanups();
   }
@@ -142,6 +142,21 @@ function asLostConnection(err: unknown): unknown {
     `lost the connection to the server: ${(err as Error).message}`,
     ExitCode.statementFailed,
     ['rerun: migrate and rollback resume from their journal'],
+    {},
+    { cause: err },
+  );
+}
+
+/**
+ * A privilege the connecting role lacks (SQLSTATE 42501) that no command foresaw becomes a
+ * refusal (exit 6) with the server's one line and where to look, not an "unexpected" error.
+ */
+function asMissingPrivilege(err: unknown): unknown {
+  if (err instanceof BoosterzError || sqlState(err) !== '42501') return err;
+  return new BoosterzError(
+    `the connecting role lacks a privilege: ${(err as Error).message}`,
+    ExitCode.refused,
+    ['grant it, or connect as the role that owns the objects; `boosterz-db doctor` lists what this role may do'],
     {},
     { cause: err },
   );
@@ -167,7 +182,8 @@ function causes(err: Error): string[] {
 
 function report(err: unknown, out: Output): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
+    // help shown because something was missing (e.g. `report` without its subcommand) is a usage error
     return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (err instanceof BoosterzError) {

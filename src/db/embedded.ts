@@ -425,7 +425,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const adopted = await runningServer(pgdata);
     if (adopted) log(`reusing the embedded server already running on port ${adopted.port} (pid ${adopted.pid})`);
     const port = adopted?.port ?? (await startServer(c, opts));
-    if (!adopted) log(`embedded PostgreSQL started on 127.0.0.1:${port} (${pgdata})`);
+    if (!adopted) {
+      log(`embedded PostgreSQL started on 127.0.0.1:${port} (${pgdata})`);
+      const started = await runningServer(pgdata);
+      if (started) await writeFile(join(dir, STARTED_BY), `${started.pid}\n`);
+    }
     const url = urlFor(port);
     const presence = await attend(url, port).catch(async (err) => {
       if (!adopted) await stopCluster(pgdata, port);
@@ -434,27 +438,46 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const stop = async () => {
       await presence.end({ timeout: 2 }).catch(() => undefined);
       // by its port, the server this run used (restarted or not), never one another run started on the DIR since
-      await withDirLock(dir, log, () => (opts.throwaway ? stopCluster(pgdata) : stopUnlessAttended(pgdata, url, port)));
+      await withDirLock(dir, log, () => (opts.throwaway ? stopCluster(pgdata) : stopUnlessAttended(c, url, port)));
     };
     return { url, port, dir, stop };
   });
 }
 
-/** Stops the server unless another live run of the tool still uses it (its presence session names its pid). */
-async function stopUnlessAttended(pgdata: string, url: string, port: number): Promise<void> {
-  if ((await runningServer(pgdata))?.port !== port) return; // already stopped (and maybe another started since)
+/** File in DIR holding the postmaster pid of the server a boosterz-db run started there. */
+const STARTED_BY = 'server.started-by';
+
+/**
+ * Stops the server, unless it is not the tool's to stop: a server that no boosterz-db run
+ * started (e.g. `pg_ctl start` by hand, to look at the data with psql), or one that another
+ * live run of the tool or any other client (psql, an application) is still using. Sessions
+ * of the tool's killed runs do not count.
+ */
+async function stopUnlessAttended(c: Cluster, url: string, port: number): Promise<void> {
+  const srv = await runningServer(c.pgdata);
+  if (srv?.port !== port) return; // already stopped (and maybe another started since)
+  const startedBy = Number((await readFile(join(c.dir, STARTED_BY), 'utf8').catch(() => '')).trim());
+  if (startedBy !== srv.pid) {
+    c.log(`left the embedded server on port ${port} running (pid ${srv.pid}): no boosterz-db run started it`);
+    return;
+  }
   const { default: postgres } = await import('postgres');
   const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 5 });
   try {
     const rows = await sql<{ app: string }[]>`
       select application_name as app from pg_stat_activity
-       where backend_type = 'client backend' and application_name like ${`${PRESENCE}/%`} and pid <> pg_backend_pid()`;
-    const runs = rows.map((r) => Number(r.app.slice(PRESENCE.length + 1))).filter((p) => p !== process.pid);
-    if (runs.some((p) => alive(p))) return; // sessions of killed runs do not count
+       where backend_type = 'client backend' and pid <> pg_backend_pid()`;
+    const runs = rows.filter((r) => r.app.startsWith(`${PRESENCE}/`)).map((r) => Number(r.app.slice(PRESENCE.length + 1)));
+    if (runs.some((p) => p !== process.pid && alive(p))) return; // the last run out stops it
+    const others = rows.filter((r) => !r.app.startsWith('boosterz-db/')).length;
+    if (others) {
+      c.log(`left the embedded server on port ${port} running: ${others} other session(s) connected to it`);
+      return;
+    }
   } catch {
     // cannot ask (the server is ours: its pid was checked): stop it
   } finally {
     await sql.end({ timeout: 2 }).catch(() => undefined);
   }
-  await stopCluster(pgdata, port);
+  await stopCluster(c.pgdata, port);
 }

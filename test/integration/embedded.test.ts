@@ -155,6 +155,27 @@ describe('--embedded', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it('leaves the server running while another client (psql, an app) is connected, and a server it did not start', async () => {
+    const srv = await startEmbedded({ dir, resolveFrom: ROOT });
+    const { default: postgres } = await import('postgres');
+    const psql = postgres(srv.url, { max: 1, connection: { application_name: 'psql' } });
+    try {
+      await psql`select 1`;
+      const pid = await serverPid(dir);
+      await srv.stop(); // the run that started it ends while psql is connected
+      const r = await runCli(['status', '--embedded', dir, ...basic]);
+      expect([r.code, await serverPid(dir), (await psql`select 1 as one`)[0].one]).toEqual([0, pid, 1]);
+      expect(r.stderr).toMatch(/left the embedded server on port \d+ running: 1 other session\(s\) connected to it/);
+    } finally {
+      await psql.end();
+    }
+    // a server started by hand (here: the record of who started it says another pid) is never stopped
+    await writeFile(join(dir, 'server.started-by'), '999999\n');
+    const r = await runCli(['status', '--embedded', dir, ...basic]);
+    expect(r.stderr).toMatch(/left the embedded server on port \d+ running \(pid \d+\): no boosterz-db run started it/);
+    expect(alive((await serverPid(dir))!)).toBe(true);
+  });
+
   it('retries with another port when the picked one is taken before the server listens on it', async () => {
     const squatter: Server = createServer();
     await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', () => r()));

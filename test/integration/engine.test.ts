@@ -132,6 +132,8 @@ describe('refusals', () => {
     expect(lint.code).toBe(1);
     expect(JSON.parse(lint.stdout).findings).toHaveLength(1);
     expect((await runCli(['lint', ...basic])).code).toBe(0);
+    const missing = await runCli(['lint', '/nonexistent/0001_x.sql']);
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: lint: no such file: /nonexistent/0001_x.sql']);
   });
 
   it('gives a clear error for a gap in versions (exit 2)', async () => {
@@ -335,6 +337,8 @@ describe('connection and usage errors', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/--to must be an integer/);
     expect((await runCli(['nonsense'])).code).toBe(2);
+    // help shown because a subcommand is missing is a usage error; asked for, it is not
+    expect([(await runCli(['report'])).code, (await runCli(['report', '--help'])).code]).toEqual([2, 0]);
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/migrate[\s\S]*status[\s\S]*rollback[\s\S]*baseline/);

@@ -132,7 +132,7 @@ describe('cleanup', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/│ table\s+│ rows deleted │/);
     expect(r.stdout).toMatch(/│ sessions\s+│ 0\s+│/);
-    expect(r.stdout).toMatch(/^0 row\(s\) deleted in 1 batch\(es\), \d+(ms|\.\ds)$/m);
+    expect(r.stdout).toMatch(/^0 row\(s\) deleted in 1 batch\(es\) of at most \d+ row\(s\) per table, \d+(ms|\.\ds)$/m);
     expect(await ids()).toEqual({
       notifications: sorted(kept.notifications),
       sessions: sorted(kept.sessions),

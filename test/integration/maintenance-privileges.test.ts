@@ -93,6 +93,18 @@ describe(`maintenance commands run by a role without privileges`, () => {
     noStack(r.stderr);
   });
 
+  it('status, jobs, migrate --dry-run, rollback --dry-run: a privilege no check foresaw is a refusal (exit 6) in one line, never "unexpected"', async () => {
+    for (const args of [['status'], ['jobs'], ['migrate', '--dry-run'], ['rollback', '--dry-run', '--to', '1']]) {
+      const r = await asLimited(args);
+      expect({ args, code: r.code, first: r.stderr.split('\n')[0] }).toEqual({
+        args,
+        code: 6,
+        first: expect.stringMatching(/^error: (the connecting role lacks a privilege: permission denied for |.*boosterz_db)/),
+      });
+      noStack(r.stderr);
+    }
+  });
+
   it("report slow-queries: works, warns that other roles' statements are hidden", async () => {
     const r = await asLimited(['report', 'slow-queries']);
     expect(r.code).toBe(0);

@@ -55,7 +55,7 @@ export function register(cmd: Command, run: RunCommand): void {
         if (o.dryRun) ctx.out.result(`dry run: ${total} row(s) would be deleted; nothing was changed`);
         else
           ctx.out.result(
-            `${total} row(s) deleted in ${r.batches} batch(es), ${formatMs(r.durationMs)}${r.stoppedBy === 'done' ? '' : ` — stopped by ${r.stoppedBy}; the next run continues`}`,
+            `${total} row(s) deleted in ${r.batches} batch(es) of at most ${o.batchSize} row(s) per table, ${formatMs(r.durationMs)}${r.stoppedBy === 'done' ? '' : ` — stopped by ${r.stoppedBy}; the next run continues`}`,
           );
         if (r.stoppedBy === 'interrupted') return ExitCode.interrupted;
       }),

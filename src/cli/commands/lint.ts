@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { ExitCode } from '../../errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { ExitCode, usageError } from '../../errors.js';
 import { resolve } from 'node:path';
 import { loadMigrations } from '../../core/engine/files.js';
 import { formatFinding, lintFiles, lintMigrations } from '../../core/engine/lint.js';
@@ -13,6 +14,8 @@ export function register(cmd: Command, run: RunCommand): void {
         let findings;
         let count: number;
         if (files.length) {
+          const bad = files.filter((f) => !existsSync(f) || !statSync(f).isFile());
+          if (bad.length) throw usageError(`lint: no such file: ${bad.join(', ')}`);
           findings = await lintFiles(files.map((f) => resolve(f)));
           count = files.length;
         } else {
