@@ -6,7 +6,14 @@ import { ensureHistory, historyExists, needsBaselineError, readHistory, userTabl
 import { formatFinding, lintMigrations } from './engine/lint.js';
 import { ProgressMonitor } from './engine/monitor.js';
 import { checkDrift, pendingUp, planLines, toScript, type PlanLine } from './engine/plan.js';
-import { blockingSessions, countOrphans, foreignKeysAdded, refuseConcurrentBuildBug, refuseOrphans } from './engine/preflight.js';
+import {
+  blockingSessions,
+  countOrphans,
+  foreignKeysAdded,
+  refuseConcurrentBuildBug,
+  refuseNotOwner,
+  refuseOrphans,
+} from './engine/preflight.js';
 import { runScript, type LockPolicy } from './engine/runner.js';
 import { compareIndexes, refuseIndexConflicts } from './engine/indexdef.js';
 import { writerRoles } from './engine/privileges.js';
@@ -142,6 +149,7 @@ async function dryRun(sql: Sql, o: MigrateOptions): Promise<MigrateResult> {
   await lintPending(files, pending, o);
   const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
   await refuseConcurrentBuildBug(sql, scripts); // PostgreSQL 14.0–14.3
+  await refuseNotOwner(sql, scripts);
   refuseIndexConflicts(
     await withReserved(sql, (conn) =>
       compareIndexes(
@@ -182,6 +190,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
     await lintPending(files, pending, o);
     const scripts = await Promise.all(pending.map((f) => toScript(f, 'up')));
     await refuseConcurrentBuildBug(conn, scripts); // PostgreSQL 14.0–14.3
+    await refuseNotOwner(conn, scripts);
     const [{ pid }] = await conn<{ pid: number }[]>`
       select pg_backend_pid() as pid, set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false),
              set_config('idle_in_transaction_session_timeout', '0', false)`;

@@ -6,6 +6,7 @@ import { checkDrift, pendingDown, planLines, toScript, type PlanLine } from './e
 import { ProgressMonitor } from './engine/monitor.js';
 import { runScript, type LockPolicy } from './engine/runner.js';
 import { refusedError } from '../errors.js';
+import { refuseNotOwner } from './engine/preflight.js';
 
 export interface RollbackOptions extends EngineOptions, LockPolicy {
   /** Roll back every migration above this version. */
@@ -29,6 +30,7 @@ export async function planRollback(sql: Sql, o: RollbackOptions): Promise<Rollba
   const history = await readHistory(sql);
   checkDrift(files, history);
   const scripts = await Promise.all(pendingDown(files, history, o).map((f) => toScript(f, 'down')));
+  await refuseNotOwner(sql, scripts);
   return { versions: scripts.map((s) => s.version), migrations: [], plan: planLines(scripts), totalMs: 0 };
 }
 
@@ -44,6 +46,7 @@ export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackRe
         `the database changed since the rollback was confirmed: it would now roll back ${scripts.map((s) => s.version).join(', ') || 'nothing'} instead of ${o.expectVersions.join(', ')}; nothing was changed, run it again`,
       );
     }
+    await refuseNotOwner(conn, scripts);
     const total = scripts.reduce((n, s) => n + s.statements.length, 0);
     o.emit({
       type: 'run:start',

@@ -25,14 +25,16 @@ export interface ConnectOptions {
   connectTimeout?: number;
   max?: number;
   onNotice?: (message: string) => void;
+  /** Seconds the first query may take (openClient) before the port is taken for one that does not speak PostgreSQL. */
+  firstAnswerSec?: number;
   /** Settings sent in the startup packet (see openClient); none by default. */
   startup?: Record<string, string>;
 }
 
 /** --database-url, else DATABASE_URL, else the libpq variables. */
 export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = process.env): ConnectionTarget {
-  if (url) return { url };
-  if (env.DATABASE_URL) return { url: env.DATABASE_URL };
+  if (url) return { url: normalizeUrl(url) };
+  if (env.DATABASE_URL) return { url: normalizeUrl(env.DATABASE_URL) };
   return {
     host: env.PGHOST,
     port: env.PGPORT ? Number(env.PGPORT) : undefined,
@@ -41,6 +43,33 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
     database: env.PGDATABASE,
     sslmode: env.PGSSLMODE,
   };
+}
+
+/**
+ * A URL as the driver takes it: a `password` query parameter (which libpq accepts) moves into
+ * the user-info part, where it is masked and used; user and password must be valid
+ * percent-encoding (else a usage error, the URL masked).
+ */
+export function normalizeUrl(url: string): string {
+  const invalid = (why: string) => new BoosterzError(`invalid database URL: ${maskUrl(url)} (${why})`, ExitCode.usage);
+  const m = /^(postgres(?:ql)?:\/\/)([^/?#]*@)?([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(url);
+  if (!m) return url; // not a postgres URL: createClient says so
+  const [, scheme, userinfo = '', rest, query = '', fragment = ''] = m;
+  for (const part of userinfo.slice(0, -1).split(':')) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      throw invalid('bad percent-encoding in the user or password');
+    }
+  }
+  const params = new URLSearchParams(query.slice(1));
+  const password = params.get('password');
+  if (password === null) return url;
+  params.delete('password');
+  const user = userinfo ? userinfo.slice(0, -1).split(':')[0] : encodeURIComponent(params.get('user') ?? '');
+  if (!userinfo) params.delete('user');
+  const q = params.toString();
+  return `${scheme}${user}:${encodeURIComponent(password)}@${rest}${q ? `?${q}` : ''}${fragment}`;
 }
 
 /** The same server and credentials, another database. */
@@ -119,6 +148,7 @@ const CONNECT_CODES = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   'SASL_SIGNATURE_MISMATCH',
+  'NO_POSTGRES_ANSWER',
 ]);
 const AUTH_STATES = new Set(['28P01', '28000', '3D000', '57P03', '53300']);
 
@@ -205,17 +235,34 @@ const sqlStateOf = (err: unknown) => (isPgError(err) ? err.code : undefined);
  */
 export async function openClient(t: ConnectionTarget, o: ConnectOptions): Promise<{ sql: Sql; pooler: boolean }> {
   let startup: Record<string, string> = Object.fromEntries(SESSION_SETTINGS);
+  // the driver's connect timeout ends a silent host, not a port that answers with another
+  // protocol (an HTTP proxy, a service on the wrong port): the driver then waits for ever
+  const answerSec = o.firstAnswerSec ?? Math.max(FIRST_ANSWER_SEC, 3 * (o.connectTimeout ?? 10));
   for (;;) {
     const sql = createClient(t, { ...o, startup });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await sql`select 1`;
+      await Promise.race([
+        sql`select 1`,
+        new Promise((_, rej) => {
+          timer = setTimeout(() => rej(Object.assign(new Error(noAnswer(answerSec)), { code: 'NO_POSTGRES_ANSWER' })), answerSec * 1000);
+        }),
+      ]);
       return { sql, pooler: Object.keys(startup).length === 0 };
     } catch (err) {
-      await sql.end({ timeout: 1 }).catch(() => undefined);
+      if ((err as { code?: string }).code === 'NO_POSTGRES_ANSWER') void sql.end({ timeout: 0 }).catch(() => undefined);
+      else await sql.end({ timeout: 1 }).catch(() => undefined);
       const refused = refusedStartupSetting(err, Object.keys(startup));
       if (!refused) throw connectionError(err, t);
       if (refused === 'pooler') startup = {};
       else startup = Object.fromEntries(Object.entries(startup).filter(([n]) => n !== refused));
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
+
+/** Seconds the first query may take before the port is taken for one that does not speak PostgreSQL. */
+const FIRST_ANSWER_SEC = 30;
+const noAnswer = (sec: number) =>
+  `no PostgreSQL answer within ${sec} s: the port accepts connections but does not answer as a PostgreSQL server (or, behind a pooler, no server connection came free)`;

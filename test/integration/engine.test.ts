@@ -1,5 +1,8 @@
 import { appendFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { openClient, resolveTarget } from '../../src/db/connection.js';
+import { BoosterzError } from '../../src/errors.js';
 import { cliOn, dirArgs, fixture, ndjson, runCli, runCliUntil } from '../helpers/cli.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { tempFixture } from '../helpers/fixtures.js';
@@ -327,6 +330,35 @@ describe('connection and usage errors', () => {
     expect(r2.code).toBe(3);
     expect(r2.stderr + r2.stdout).not.toMatch(/Wr0ngSecret/);
     expect(r2.stderr).toMatch(/postgres:\/\/postgres:\*\*\*\*@127.0.0.1/);
+    // libpq's ?password= parameter: used, and masked like the user-info password
+    const p = new URL(db.url);
+    const right = decodeURIComponent(p.password);
+    p.password = '';
+    p.searchParams.set('password', 'Wr0ngSecret!');
+    const r3 = await runCli(['status', '--json', '-d', p.toString(), ...basic]);
+    expect([r3.code, /Wr0ngSecret/.test(r3.stderr + r3.stdout)]).toEqual([3, false]);
+    p.searchParams.set('password', right);
+    expect((await runCli(['status', '-d', p.toString(), ...basic])).code).toBe(0);
+  });
+
+  it('a port that answers with another protocol (an HTTP proxy): exit 3, not a wait for ever', async () => {
+    const http = createServer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const { port } = http.address() as AddressInfo;
+    try {
+      const target = resolveTarget(`postgres://u:pw@127.0.0.1:${port}/db`);
+      const err = await openClient(target, { command: 'test', firstAnswerSec: 1 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BoosterzError);
+      expect([(err as BoosterzError).exitCode, (err as Error).message]).toEqual([
+        3,
+        `cannot connect to postgres://u:****@127.0.0.1:${port}/db: no PostgreSQL answer within 1 s: the port accepts connections but does not answer as a PostgreSQL server (or, behind a pooler, no server connection came free)`,
+      ]);
+    } finally {
+      http.close();
+    }
   });
 
   it('unknown flag or bad value: exit 2 with one line', async () => {

@@ -180,4 +180,26 @@ describe(`maintenance commands run by a role without privileges`, () => {
     expect(JSON.parse(done.stdout).tables.notifications).toBe(1);
     expect(await count()).toBe(1);
   });
+
+  it('rollback by a role that may write the history but owns no table: refused before anything runs (exit 6), history untouched', async () => {
+    await db.sql.unsafe(`grant usage, create on schema boosterz_db to ${ROLE}`);
+    await db.sql.unsafe(`grant select, insert, update, delete on all tables in schema boosterz_db to ${ROLE}`);
+    const history = () => db.sql`select * from boosterz_db.schema_history order by version`;
+    const before = await history();
+    for (const args of [
+      ['rollback', '--dry-run', '--to', '2'],
+      ['rollback', '--yes', '--to', '2'],
+    ]) {
+      const r = await asLimited(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 6 });
+      expect(r.stderr.split('\n')[0]).toMatch(
+        new RegExp(
+          `^error: ${ROLE} does not own \\d+ relation\\(s\\) the run changes \\(.* owned by postgres.*\\): ALTER, CREATE INDEX, DROP and REFRESH need the owner; nothing was changed$`,
+        ),
+      );
+      expect(r.stderr).toContain(`GRANT "postgres" TO "${ROLE}"`);
+      noStack(r.stderr);
+    }
+    expect(await history()).toEqual(before);
+  });
 });

@@ -24,6 +24,19 @@ describe('connection target', () => {
     });
   });
 
+  it('takes a password given as a URL parameter (as libpq does), and masks it; bad percent-encoding is a usage error', () => {
+    expect(resolveTarget('postgres://bob@db:5432/app?sslmode=require&password=s%26cret', {})).toEqual({
+      url: 'postgres://bob:s%26cret@db:5432/app?sslmode=require',
+    });
+    expect(resolveTarget('postgresql://db/app?user=bob&password=pw', {})).toEqual({ url: 'postgresql://bob:pw@db/app' });
+    expect(maskUrl('cannot connect to postgres://bob@db/app?sslmode=require&password=s3cret')).toBe(
+      'cannot connect to postgres://bob@db/app?sslmode=require&password=****',
+    );
+    expect(() => resolveTarget('postgres://bob:SECRET%zzPW@db/app', {})).toThrow(
+      'invalid database URL: postgres://bob:****@db/app (bad percent-encoding in the user or password)',
+    );
+  });
+
   it('masks passwords in URLs and descriptions', () => {
     expect(maskUrl('cannot reach postgres://boss:s3cr%40t@db:5432/app?sslmode=require')).toBe(
       'cannot reach postgres://boss:****@db:5432/app?sslmode=require',

@@ -167,3 +167,39 @@ export async function refuseConcurrentBuildBug(db: Db, scripts: Script[]): Promi
   const refusal = concurrentBuildRefusal(row.v, scripts);
   if (refusal) throw refusal;
 }
+
+/** A plain or schema-qualified name as the migrations write them (quoted names are left to the server). */
+const RELATION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/i;
+
+/**
+ * Refuses (exit 6, before anything runs) when the connecting role does not own, directly or
+ * through a role it belongs to, an existing table, index or view the scripts change: ALTER,
+ * CREATE INDEX, DROP and REFRESH need the owner, and a run would otherwise stop on its first
+ * such statement (a rollback part-way, with nothing undone). Superusers own everything.
+ */
+export async function refuseNotOwner(db: Db, scripts: Script[]): Promise<void> {
+  const names = [
+    ...new Set(
+      scripts.flatMap((s) => s.statements.flatMap((st) => [st.table, st.target])).filter((n): n is string => !!n && RELATION_NAME.test(n)),
+    ),
+  ];
+  if (!names.length) return;
+  const rows = await db<{ name: string; owner: string; me: string }[]>`
+    select c.oid::regclass::text as name, pg_get_userbyid(c.relowner) as owner, current_user as me
+      from unnest(${names}::text[]) as n(name)
+      join pg_class c on c.oid = to_regclass(n.name)
+     where not pg_has_role(current_user, c.relowner, 'USAGE')
+     group by c.oid, c.relowner
+     order by 1`;
+  if (!rows.length) return;
+  const owners = [...new Set(rows.map((r) => r.owner))];
+  const me = quoteIdent(rows[0].me);
+  throw refusedError(
+    `${rows[0].me} does not own ${rows.length} relation(s) the run changes (${rows
+      .slice(0, 3)
+      .map((r) => `${r.name} owned by ${r.owner}`)
+      .join(', ')}${rows.length > 3 ? ', …' : ''}): ALTER, CREATE INDEX, DROP and REFRESH need the owner; nothing was changed`,
+    [`run as ${owners.join(' / ')}, or GRANT ${owners.map(quoteIdent).join(', ')} TO ${me}`],
+    { notOwned: rows.map(({ name, owner }) => ({ name, owner })) },
+  );
+}
