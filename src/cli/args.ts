@@ -1,11 +1,22 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseWriteMix, type WriteMix } from '../core/bench/write-schedule.js';
 
-/** Parses a non-negative integer option (at least `min`). */
-export function intArg(name: string, min = 0) {
+/** Parses a non-negative integer option (at least `min`, at most `max`). */
+export function intArg(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}`);
     return Number(v);
+  };
+}
+
+/** Parses a data scale: above 0, at most `max`. */
+export function scaleArg(name: string, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max)
+      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max} (1 = about 9M rows)`);
+    return n;
   };
 }
 

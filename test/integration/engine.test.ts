@@ -369,6 +369,16 @@ describe('connection and usage errors', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/--to must be an integer/);
     expect((await runCli(['nonsense'])).code).toBe(2);
+    // ranges are checked when the flags are read, before any database is created or served
+    for (const [args, msg] of [
+      [['bench', '--scale', '0'], /--scale must be a number above 0 and at most 100/],
+      [['demo', '--scale', '101'], /--scale must be a number above 0 and at most 100/],
+      [['daemon', '--metrics-port', '70000'], /--metrics-port must be an integer ≥ 1 and ≤ 65535/],
+      [['migrate', '--parallel', '99999999999999999999'], /--parallel must be an integer ≥ 1 and ≤ 64/],
+    ] as const) {
+      const bad = await runCli([...args]);
+      expect({ args, code: bad.code, first: bad.stderr.split('\n')[0] }).toEqual({ args, code: 2, first: expect.stringMatching(msg) });
+    }
     // help shown because a subcommand is missing is a usage error; asked for, it is not
     expect([(await runCli(['report'])).code, (await runCli(['report', '--help'])).code]).toEqual([2, 0]);
     const help = await runCli(['--help']);

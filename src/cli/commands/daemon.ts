@@ -72,7 +72,9 @@ export function register(cmd: Command, run: RunCommand): void {
     )
     .addOption(new Option('--history-days <n>', 'prune job history older than this').default(30).argParser(intArg('--history-days', 1)))
     .addOption(
-      new Option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port').argParser(intArg('--metrics-port', 1)),
+      new Option('--metrics-port <port>', 'serve Prometheus /metrics and /healthz on this port').argParser(
+        intArg('--metrics-port', 1, 65535),
+      ),
     )
     .action((o: DaemonFlags) =>
       run(async (ctx) => {

@@ -41,7 +41,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(
       new Option('--parallel <n>', 'CREATE INDEX CONCURRENTLY builds side by side (on different tables, each on its own session)')
         .default(1)
-        .argParser(intArg('--parallel', 1)),
+        .argParser(intArg('--parallel', 1, 64)),
     )
     .addOption(
       new Option('--window <duration>', 'start no statement that cannot finish within this time (e.g. 2h); exit 7').argParser(
