@@ -234,7 +234,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
       for (const [i, s] of scripts.entries()) {
         if (i) await estimator.readSizes(conn, [s]);
         const laterMs = scriptsMs(scripts.slice(i + 1), estimator, parallel);
-        const durationMs = await runScript(s, {
+        const { durationMs, ran } = await runScript(s, {
           ...o,
           conn,
           pool: sql,
@@ -248,7 +248,7 @@ export async function migrate(sql: Sql, o: MigrateOptions): Promise<MigrateResul
           total,
           beforeStatement,
         });
-        migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
+        migrations.push({ version: s.version, name: s.name, durationMs, statements: ran });
         offset += s.statements.length;
       }
     } finally {

@@ -63,8 +63,8 @@ export async function rollback(sql: Sql, o: RollbackOptions): Promise<RollbackRe
     try {
       let offset = 0;
       for (const s of scripts) {
-        const durationMs = await runScript(s, { ...o, conn, monitor, offset, total });
-        migrations.push({ version: s.version, name: s.name, durationMs, statements: s.statements.length });
+        const { durationMs, ran } = await runScript(s, { ...o, conn, monitor, offset, total });
+        migrations.push({ version: s.version, name: s.name, durationMs, statements: ran });
         offset += s.statements.length;
       }
     } finally {

@@ -41,6 +41,9 @@ describe('planning', () => {
     expect(pendingDown(files, h, {}).map((f) => f.version)).toEqual([3]);
     expect(pendingDown(files, h, { steps: 2 }).map((f) => f.version)).toEqual([3, 2]);
     expect(pendingDown(files, h, { to: 1 }).map((f) => f.version)).toEqual([3, 2]);
+    expect(() => pendingDown(files, h, { to: 99 })).toThrow(
+      /^--to 99: no migration has that version \(known: 0 for all of them, 1\.\.3\)$/,
+    );
     expect(() => pendingDown(files, h, { to: 0 })).toThrow(/version 1 \(m1\) was baselined/);
   });
 

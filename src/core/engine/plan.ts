@@ -65,6 +65,11 @@ export function pendingUp(files: MigrationFile[], history: HistoryRow[], to?: nu
 
 /** Applied migrations to undo, newest first, for `rollback --to V` or `--steps N` (default 1 step). */
 export function pendingDown(files: MigrationFile[], history: HistoryRow[], o: { to?: number; steps?: number }): MigrationFile[] {
+  if (o.to !== undefined && o.to !== 0 && !files.some((f) => f.version === o.to)) {
+    throw usageError(
+      `--to ${o.to}: no migration has that version (known: 0 for all of them, ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
+    );
+  }
   const active = history.filter((r) => r.state !== 'failed').sort((a, b) => b.version - a.version);
   const rolling = active.find((r) => r.state === 'rolling_back');
   let chosen = o.to !== undefined ? active.filter((r) => r.version > o.to!) : active.slice(0, o.steps ?? 1);

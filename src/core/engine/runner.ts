@@ -13,9 +13,21 @@ const needsOwnTransaction = (st: Statement) =>
 /** The script runs as one transaction: every statement can, and none must commit on its own. */
 export const isTransactional = (s: Script) => s.statements.every((st) => st.transactional && !needsOwnTransaction(st));
 
-/** Runs one migration or rollback script; records the outcome in the history. */
-export async function runScript(script: Script, ctx: RunContext): Promise<number> {
+/**
+ * Runs one migration or rollback script; records the outcome in the history. Returns its
+ * duration and how many of its statements ran (a resumed script skips those an earlier run
+ * completed).
+ */
+export async function runScript(script: Script, runCtx: RunContext): Promise<{ durationMs: number; ran: number }> {
   const t0 = performance.now();
+  let skipped = 0;
+  const ctx: RunContext = {
+    ...runCtx,
+    emit: (e) => {
+      if (e.type === 'statement:skip' && e.version === script.version) skipped++;
+      runCtx.emit(e);
+    },
+  };
   const s = await withRuntimeClasses(script, ctx);
   const transactional = isTransactional(s);
   ctx.emit({
@@ -37,5 +49,5 @@ export async function runScript(script: Script, ctx: RunContext): Promise<number
     durationMs,
     statements: s.statements.length,
   });
-  return durationMs;
+  return { durationMs, ran: s.statements.length - skipped };
 }
