@@ -89,9 +89,18 @@ describe.each(['database', 'role'] as const)('a production-shaped database, host
         expect.stringMatching(
           /fire public\.mark_materialized_views_stale\(\) as the function's owner \(SECURITY DEFINER\): no new privilege needed/,
         ),
+
         'gets SELECT on public.user_stats_optimized (it can read every table the view is computed from)',
         'gets SELECT on public.collection_completion_optimized (it can read every table the view is computed from)',
       ]),
+    );
+    // each table once, however many triggers it gets (row, update, TRUNCATE)
+    for (const e of w.effects as string[]) {
+      const tables = /^its writes to (.*?) fire /.exec(e)?.[1].split(', ') ?? [];
+      expect(tables).toEqual([...new Set(tables)]);
+    }
+    expect((w.effects as string[]).some((e) => /^its writes to users, .* fire public\.mark_materialized_view_rows_stale\(\)/.test(e))).toBe(
+      true,
     );
   });
 

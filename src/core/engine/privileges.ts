@@ -91,7 +91,7 @@ export async function writerRoles(db: Db, scripts: Script[]): Promise<WriterRole
   for (const w of roles.values()) {
     const fired = derived.filter((d) => d.kind === 'trigger' && d.table && w.writes[d.table]);
     for (const fn of new Set(fired.map((d) => d.fn!))) {
-      const on = fired.filter((d) => d.fn === fn).map((d) => d.table!.replace(/^public\./, ''));
+      const on = [...new Set(fired.filter((d) => d.fn === fn).map((d) => d.table!.replace(/^public\./, '')))];
       const definer = fired.find((d) => d.fn === fn)!.definer;
       w.effects.push(
         definer
