@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { isScale, SCALE_RANGE } from '../core/bench/scale.js';
 import { parseWriteMix, type WriteMix } from '../core/bench/write-schedule.js';
 
 /** Parses a non-negative integer option (at least `min`, at most `max`). */
@@ -10,12 +11,11 @@ export function intArg(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-/** Parses a data scale: above 0, at most `max`. */
-export function scaleArg(name: string, max: number) {
+/** Parses a data scale (generate.ts isScale). */
+export function scaleArg(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max)
-      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max} (1 = about 9M rows)`);
+    if (v.trim() === '' || !isScale(n)) throw new InvalidArgumentError(`${name} must be ${SCALE_RANGE}`);
     return n;
   };
 }

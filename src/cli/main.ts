@@ -119,7 +119,7 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   // an error thrown outside the command's promise (e.g. by a driver whose socket died): one line, cleanups, exit
   const fatal = (err: unknown) => {
     if (isStdioError(err)) return; // already handled by guardStdio: never a database error
-    const c = report(asLostConnection(err), out);
+    const c = report(asKnownFailure(err), out);
     void runCleanups().finally(() => process.exit(c));
   };
   process.on('uncaughtException', fatal);
@@ -127,12 +127,15 @@ export async function main(argv: string[], o: MainOptions): Promise<never> {
   try {
     await cmd.parseAsync(argv);
   } catch (err) {
-    code = isStdioError(err) ? code : report(asMissingPrivilege(asLostConnection(err)), out);
+    code = isStdioError(err) ? code : report(asKnownFailure(err), out);
   } finally {
     await runCleanups();
   }
   process.exit(code);
 }
+
+/** The driver's errors a command did not foresee that still have a documented exit code: a lost connection, a missing privilege. */
+const asKnownFailure = (err: unknown) => asMissingPrivilege(asLostConnection(err));
 
 /** A driver error saying the server went away becomes exit 5 with one line; anything else is returned as is. */
 function asLostConnection(err: unknown): unknown {

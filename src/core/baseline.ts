@@ -1,7 +1,8 @@
 import type { Sql } from '../db/connection.js';
 import { withTransaction } from '../db/sql.js';
 import { withMigrationLock, type EngineOptions } from './engine/lock.js';
-import { refusedError, usageError } from '../errors.js';
+import { refusedError } from '../errors.js';
+import { unknownVersion } from './engine/plan.js';
 import { ensureHistory, readHistory, setState } from './engine/history.js';
 
 export interface BaselineResult {
@@ -16,11 +17,7 @@ export interface BaselineResult {
 export async function baseline(sql: Sql, o: EngineOptions & { version: number }): Promise<BaselineResult> {
   return withMigrationLock(sql, o, async (conn, files) => {
     const upTo = files.filter((f) => f.version <= o.version);
-    if (!files.some((f) => f.version === o.version)) {
-      throw usageError(
-        `--version ${o.version}: no migration has that version (known: ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
-      );
-    }
+    if (!files.some((f) => f.version === o.version)) throw unknownVersion(`--version ${o.version}`, files);
     const history = await readHistory(conn);
     if (history.length) {
       throw refusedError(

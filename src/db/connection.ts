@@ -51,7 +51,6 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
  * percent-encoding (else a usage error, the URL masked).
  */
 export function normalizeUrl(url: string): string {
-  const invalid = (why: string) => new BoosterzError(`invalid database URL: ${maskUrl(url)} (${why})`, ExitCode.usage);
   const m = /^(postgres(?:ql)?:\/\/)([^/?#]*@)?([^?#]*)(\?[^#]*)?(#.*)?$/i.exec(url);
   if (!m) return url; // not a postgres URL: createClient says so
   const [, scheme, userinfo = '', rest, query = '', fragment = ''] = m;
@@ -59,7 +58,7 @@ export function normalizeUrl(url: string): string {
     try {
       decodeURIComponent(part);
     } catch {
-      throw invalid('bad percent-encoding in the user or password');
+      throw new BoosterzError(`invalid database URL: ${maskUrl(url)} (bad percent-encoding in the user or password)`, ExitCode.usage);
     }
   }
   const params = new URLSearchParams(query.slice(1));

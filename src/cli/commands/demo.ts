@@ -8,7 +8,6 @@ import { unusedIndexes } from '../../core/reports/indexes.js';
 import { slowQueries } from '../../core/reports/slow-queries.js';
 import { createClient, describeTarget, onDatabase } from '../../db/connection.js';
 import { intArg, scaleArg } from '../args.js';
-import { MAX_SCALE } from '../../core/bench/generate.js';
 import { checkTopology, connectionTarget, migrationDirs, type RunCommand } from '../context.js';
 import { formatMs } from '../output.js';
 import { ProgressRenderer } from '../progress.js';
@@ -22,7 +21,7 @@ export function register(cmd: Command, run: RunCommand): void {
     .addOption(
       new Option('--scale <s>', 'data size (0.1 ≈ 900k rows: large enough for the plan to show, about 30 s in all)')
         .default(0.1)
-        .argParser(scaleArg('--scale', MAX_SCALE)),
+        .argParser(scaleArg('--scale')),
     )
     .addOption(new Option('--runs <n>', 'timed runs per workload and variant').default(20).argParser(intArg('--runs', 1)))
     .action((o: { scale: number; runs: number }) =>

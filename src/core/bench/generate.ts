@@ -5,6 +5,7 @@ import { withReserved } from '../../db/session.js';
 import { withTransaction } from '../../db/sql.js';
 import { BoosterzError, ExitCode, interruptedError, refusedError, usageError } from '../../errors.js';
 import { sqlFile } from '../../db/sqlfiles.js';
+import { isScale, SCALE_RANGE } from './scale.js';
 
 /** The tables the generator fills, parents first. */
 export const GENERATED_TABLES = [
@@ -27,7 +28,6 @@ export const GENERATED_TABLES = [
 
 export const DEFAULT_SEED = 1;
 export const DEFAULT_ORPHANS = 0.002;
-export const MAX_SCALE = 100;
 
 /** One file of src/sql/generate: `NN_name.sql`, run in file order. */
 export interface GenerateStepFile {
@@ -90,9 +90,7 @@ export async function loadGenerateSteps(sqlDir: string): Promise<GenerateStepFil
 
 function checkOptions(o: GenerateOptions): { scale: number; seed: number; orphans: number } {
   const { scale, seed = DEFAULT_SEED, orphans = DEFAULT_ORPHANS } = o;
-  if (!Number.isFinite(scale) || scale <= 0 || scale > MAX_SCALE) {
-    throw usageError(`invalid scale ${scale}: expected a number above 0 and at most ${MAX_SCALE} (1 = about 9M rows)`);
-  }
+  if (!isScale(scale)) throw usageError(`invalid scale ${scale}: expected ${SCALE_RANGE}`);
   if (!Number.isInteger(seed) || seed < -2147483648 || seed > 2147483647) {
     throw usageError(`invalid seed ${seed}: expected a 32-bit integer`);
   }

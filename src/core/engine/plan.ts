@@ -42,13 +42,15 @@ export function checkDrift(files: MigrationFile[], history: HistoryRow[]): void 
   }
 }
 
+/** A version flag naming no migration: a usage error listing the known range (and `also`, e.g. 0 for rollback). */
+export function unknownVersion(flag: string, files: MigrationFile[], also?: string) {
+  const range = files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none';
+  return usageError(`${flag}: no migration has that version (known: ${also ? `${also}, ` : ''}${range})`);
+}
+
 /** Migrations to apply, in order, up to `to` (inclusive). */
 export function pendingUp(files: MigrationFile[], history: HistoryRow[], to?: number): MigrationFile[] {
-  if (to !== undefined && !files.some((f) => f.version === to)) {
-    throw usageError(
-      `--to ${to}: no migration has that version (known: ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
-    );
-  }
+  if (to !== undefined && !files.some((f) => f.version === to)) throw unknownVersion(`--to ${to}`, files);
   const rows = new Map(history.map((r) => [r.version, r]));
   const stuck = history.find((r) => r.state === 'rolling_back');
   if (stuck) {
@@ -65,11 +67,8 @@ export function pendingUp(files: MigrationFile[], history: HistoryRow[], to?: nu
 
 /** Applied migrations to undo, newest first, for `rollback --to V` or `--steps N` (default 1 step). */
 export function pendingDown(files: MigrationFile[], history: HistoryRow[], o: { to?: number; steps?: number }): MigrationFile[] {
-  if (o.to !== undefined && o.to !== 0 && !files.some((f) => f.version === o.to)) {
-    throw usageError(
-      `--to ${o.to}: no migration has that version (known: 0 for all of them, ${files.length ? `${files[0].version}..${files[files.length - 1].version}` : 'none'})`,
-    );
-  }
+  if (o.to !== undefined && o.to !== 0 && !files.some((f) => f.version === o.to))
+    throw unknownVersion(`--to ${o.to}`, files, '0 for all of them');
   const active = history.filter((r) => r.state !== 'failed').sort((a, b) => b.version - a.version);
   const rolling = active.find((r) => r.state === 'rolling_back');
   let chosen = o.to !== undefined ? active.filter((r) => r.version > o.to!) : active.slice(0, o.steps ?? 1);

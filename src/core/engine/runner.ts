@@ -18,16 +18,8 @@ export const isTransactional = (s: Script) => s.statements.every((st) => st.tran
  * duration and how many of its statements ran (a resumed script skips those an earlier run
  * completed).
  */
-export async function runScript(script: Script, runCtx: RunContext): Promise<{ durationMs: number; ran: number }> {
+export async function runScript(script: Script, ctx: RunContext): Promise<{ durationMs: number; ran: number }> {
   const t0 = performance.now();
-  let skipped = 0;
-  const ctx: RunContext = {
-    ...runCtx,
-    emit: (e) => {
-      if (e.type === 'statement:skip' && e.version === script.version) skipped++;
-      runCtx.emit(e);
-    },
-  };
   const s = await withRuntimeClasses(script, ctx);
   const transactional = isTransactional(s);
   ctx.emit({
@@ -38,8 +30,9 @@ export async function runScript(script: Script, runCtx: RunContext): Promise<{ d
     transactional,
     statements: s.statements.length,
   });
+  let ran = s.statements.length;
   if (transactional) await runTransactional(s, ctx);
-  else await runStepwise(s, ctx);
+  else ran = await runStepwise(s, ctx);
   const durationMs = performance.now() - t0;
   ctx.emit({
     type: 'migration:done',
@@ -49,5 +42,5 @@ export async function runScript(script: Script, runCtx: RunContext): Promise<{ d
     durationMs,
     statements: s.statements.length,
   });
-  return { durationMs, ran: s.statements.length - skipped };
+  return { durationMs, ran };
 }

@@ -28,8 +28,9 @@ async function completedBefore(s: Script, ctx: RunContext): Promise<Map<number, 
  * continues after the last completed one. With `parallel` > 1, index builds run side by side
  * on sessions of their own as the schedule allows (schedule.ts); with a deadline, a statement
  * whose estimate does not fit is not started: the running ones complete, then exit 7.
+ * Returns how many statements it ran (those an earlier run completed are skipped).
  */
-export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
+export async function runStepwise(s: Script, ctx: RunContext): Promise<number> {
   const { conn, emit, signal } = ctx;
   const started = performance.now();
   const done = await completedBefore(s, ctx);
@@ -182,4 +183,5 @@ export async function runStepwise(s: Script, ctx: RunContext): Promise<void> {
   } else {
     await deleteHistory(conn, s.version);
   }
+  return s.statements.length - done.size;
 }
