@@ -29,6 +29,8 @@ beforeEach(async () => {
 afterEach(async () => {
   const pid = await serverPid(dir);
   if (pid && alive(pid)) process.kill(pid, 'SIGQUIT');
+  // a server still exiting writes into its data directory: removing it then fails (ENOTEMPTY)
+  for (let i = 0; i < 100 && pid && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   await rm(dir, { recursive: true, force: true });
 });
 
